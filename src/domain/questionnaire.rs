@@ -1,0 +1,558 @@
+//! The questionnaire and the consultation state machine.
+//!
+//! A [`Questionnaire`] is data from `responses/questionnaire.toml`: ordered
+//! questions, each with options that carry weights, a reaction and a reason,
+//! plus branching (`show_if` / `skip_if` on an earlier answer).
+//!
+//! A [`Session`] is one person's (or one team's) run through it. Its answers
+//! are always a *prefix of the path*: `answers[i]` answers the i-th question
+//! that applies given `answers[..i]`. Because branching only ever looks at
+//! earlier questions, Back (pop the last answer) keeps that invariant without
+//! any repair. Every accepted change bumps `revision`; component ids carry the
+//! revision they were rendered for, so a second click on the same button, a
+//! click on an older message or a replayed id is recognised as stale and never
+//! applied twice.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Tags an option can carry to trigger advice beyond Django-vs-Flask.
+pub const SIGNALS: &[&str] = &["async_api", "ml_serving", "realtime", "api_only"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuestionKind {
+    Single,
+    Multi,
+}
+
+/// "Only if / unless question `question` was answered with any of `any_of`."
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub question: String,
+    pub any_of: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerOption {
+    pub id: String,
+    pub label: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub emoji: Option<String>,
+    /// Framework id -> weight in -5..=5.
+    pub weights: BTreeMap<String, i32>,
+    pub reaction: String,
+    pub reason: String,
+    /// Framework id -> a trade-off to show when that framework is the verdict.
+    #[serde(default)]
+    pub caveat: BTreeMap<String, String>,
+    /// Framework id -> a next step to add when that framework is the verdict.
+    #[serde(default)]
+    pub next_step: BTreeMap<String, String>,
+    #[serde(default)]
+    pub signals: Vec<String>,
+}
+
+impl AnswerOption {
+    pub fn weight(&self, framework: &str) -> i32 {
+        self.weights.get(framework).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub id: String,
+    pub prompt: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    pub kind: QuestionKind,
+    #[serde(default)]
+    pub min_choices: Option<usize>,
+    #[serde(default)]
+    pub max_choices: Option<usize>,
+    #[serde(default = "one")]
+    pub importance: f64,
+    #[serde(default)]
+    pub show_if: Option<Condition>,
+    #[serde(default)]
+    pub skip_if: Option<Condition>,
+    #[serde(rename = "option")]
+    pub options: Vec<AnswerOption>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Question {
+    pub fn option(&self, id: &str) -> Option<&AnswerOption> {
+        self.options.iter().find(|o| o.id == id)
+    }
+
+    /// Inclusive bounds on how many options one answer selects.
+    pub fn choice_bounds(&self) -> (usize, usize) {
+        match self.kind {
+            QuestionKind::Single => (1, 1),
+            QuestionKind::Multi => (
+                self.min_choices.unwrap_or(1),
+                self.max_choices.unwrap_or(self.options.len()),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuestionnaireFile {
+    #[serde(rename = "question")]
+    pub questions: Vec<Question>,
+}
+
+/// The ordered questions. Validated on load (see `content.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Questionnaire {
+    pub questions: Vec<Question>,
+}
+
+/// One recorded answer: the question and the option ids picked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub question: String,
+    pub options: Vec<String>,
+}
+
+impl Questionnaire {
+    pub fn question(&self, id: &str) -> Option<&Question> {
+        self.questions.iter().find(|q| q.id == id)
+    }
+
+    fn answered<'a>(answers: &'a [Answer], question: &str) -> Option<&'a Answer> {
+        answers.iter().find(|a| a.question == question)
+    }
+
+    /// Whether `question` applies given the answers so far. A condition on a
+    /// question that has not been answered (it was skipped itself) is false.
+    pub fn applies(&self, question: &Question, answers: &[Answer]) -> bool {
+        let holds = |c: &Condition| {
+            Self::answered(answers, &c.question)
+                .is_some_and(|a| a.options.iter().any(|o| c.any_of.contains(o)))
+        };
+        if let Some(c) = &question.show_if {
+            if !holds(c) {
+                return false;
+            }
+        }
+        if let Some(c) = &question.skip_if {
+            if holds(c) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The question to ask next, or `None` when the path is complete.
+    pub fn next_question(&self, answers: &[Answer]) -> Option<&Question> {
+        self.questions
+            .iter()
+            .find(|q| Self::answered(answers, &q.id).is_none() && self.applies(q, answers))
+    }
+
+    /// `(step, total)`: the 1-based number of the current question and the
+    /// number of questions on the path as far as it is known now. A question
+    /// whose branch depends on a later answer counts when it *could* apply.
+    pub fn progress(&self, answers: &[Answer]) -> (usize, usize) {
+        let mut total = answers.len();
+        for q in &self.questions {
+            if Self::answered(answers, &q.id).is_some() {
+                continue;
+            }
+            let decided = |c: &Option<Condition>| {
+                c.as_ref()
+                    .is_none_or(|c| Self::answered(answers, &c.question).is_some())
+            };
+            let maybe = if decided(&q.show_if) && decided(&q.skip_if) {
+                self.applies(q, answers)
+            } else {
+                // Undecided: a skip_if may still not fire; a show_if may still fire.
+                true
+            };
+            if maybe {
+                total += 1;
+            }
+        }
+        ((answers.len() + 1).min(total.max(1)), total.max(1))
+    }
+
+    /// Checks an answer to `question` and returns it normalised (options in
+    /// questionnaire order, no duplicates).
+    pub fn validate_answer(&self, question: &Question, options: &[String]) -> Result<Answer, EngineError> {
+        let mut picked: Vec<String> = Vec::new();
+        for o in options {
+            if question.option(o).is_none() {
+                return Err(EngineError::UnknownOption {
+                    question: question.id.clone(),
+                    option: o.chars().take(40).collect(),
+                });
+            }
+            if !picked.contains(o) {
+                picked.push(o.clone());
+            }
+        }
+        let (min, max) = question.choice_bounds();
+        if picked.len() < min || picked.len() > max {
+            return Err(EngineError::ChoiceCount {
+                question: question.id.clone(),
+                min,
+                max,
+                got: picked.len(),
+            });
+        }
+        picked.sort_by_key(|id| question.options.iter().position(|o| &o.id == id));
+        Ok(Answer {
+            question: question.id.clone(),
+            options: picked,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    Completed,
+    Cancelled,
+}
+
+/// What the user (or facilitator) asked the session to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Answer { question: String, options: Vec<String> },
+    Back,
+    Restart,
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EngineError {
+    /// The session is completed or cancelled; nothing more can change it.
+    #[error("the session is {0:?}")]
+    NotActive(Status),
+    /// The answer is for a question other than the current one (an old
+    /// message, or a forged id). Never applied to the current question.
+    #[error("answer for {got} but the current question is {expected:?}")]
+    WrongQuestion { expected: Option<String>, got: String },
+    #[error("option {option} is not in question {question}")]
+    UnknownOption { question: String, option: String },
+    #[error("question {question} takes {min}..={max} choices, got {got}")]
+    ChoiceCount { question: String, min: usize, max: usize, got: usize },
+    /// Back on the first question.
+    #[error("nothing to go back to")]
+    NothingToUndo,
+    /// The command was rendered for another revision (an old message, a
+    /// double click): refused so nothing is applied twice.
+    #[error("stale: command for revision {got}, session at {current}")]
+    Stale { current: u32, got: u32 },
+}
+
+/// One consultation. Serialised into the store as is (with a schema version
+/// around it, see `storage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: String,
+    /// Who owns it (`discord:<user id>` or `cli:<name>`).
+    pub owner: String,
+    /// `private`, or `team:<channel id>` for a team consultation.
+    #[serde(default = "private_scope")]
+    pub scope: String,
+    pub status: Status,
+    pub answers: Vec<Answer>,
+    /// Bumped by every accepted command; component ids carry it.
+    pub revision: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// The reaction to the last answer, shown with the next question.
+    #[serde(default)]
+    pub last_reaction: Option<String>,
+    /// The question being asked (derived; kept so the store can count
+    /// drop-off per question without knowing the questionnaire).
+    #[serde(default)]
+    pub current: Option<String>,
+    /// The verdict's framework id (or `close_call`), set on completion.
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+fn private_scope() -> String {
+    PRIVATE_SCOPE.to_string()
+}
+
+/// The scope of a one-person consultation.
+pub const PRIVATE_SCOPE: &str = "private";
+
+impl Session {
+    /// A fresh session on the first question of `q`.
+    pub fn start(q: &Questionnaire, id: String, owner: String, scope: String, now: i64) -> Self {
+        Session {
+            id,
+            owner,
+            scope,
+            status: Status::Active,
+            answers: Vec::new(),
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+            last_reaction: None,
+            current: q.next_question(&[]).map(|x| x.id.clone()),
+            outcome: None,
+        }
+    }
+
+    /// Applies `command` only if the session is still at `revision` (the one
+    /// the clicked component was rendered for).
+    pub fn apply_at(&mut self, q: &Questionnaire, command: Command, revision: u32, now: i64) -> Result<(), EngineError> {
+        if self.status != Status::Active {
+            return Err(EngineError::NotActive(self.status));
+        }
+        if revision != self.revision {
+            return Err(EngineError::Stale {
+                current: self.revision,
+                got: revision,
+            });
+        }
+        self.apply(q, command, now)
+    }
+
+    pub fn is_expired(&self, now: i64, ttl_secs: i64) -> bool {
+        now.saturating_sub(self.updated_at) > ttl_secs
+    }
+
+    /// Applies one command. On error the session is unchanged.
+    pub fn apply(&mut self, q: &Questionnaire, command: Command, now: i64) -> Result<(), EngineError> {
+        if self.status != Status::Active {
+            return Err(EngineError::NotActive(self.status));
+        }
+        match command {
+            Command::Answer { question, options } => {
+                let current = q.next_question(&self.answers);
+                let Some(current) = current.filter(|c| c.id == question) else {
+                    return Err(EngineError::WrongQuestion {
+                        expected: current.map(|c| c.id.clone()),
+                        got: question.chars().take(40).collect(),
+                    });
+                };
+                let answer = q.validate_answer(current, &options)?;
+                self.last_reaction = reaction_for(current, &answer);
+                self.answers.push(answer);
+                if q.next_question(&self.answers).is_none() {
+                    self.status = Status::Completed;
+                }
+            }
+            Command::Back => {
+                if self.answers.pop().is_none() {
+                    return Err(EngineError::NothingToUndo);
+                }
+                self.last_reaction = None;
+            }
+            Command::Restart => {
+                self.answers.clear();
+                self.last_reaction = None;
+            }
+            Command::Cancel => self.status = Status::Cancelled,
+        }
+        self.revision = self.revision.wrapping_add(1);
+        self.updated_at = now;
+        // A cancelled session keeps the question it was abandoned on (drop-off stats).
+        self.current = match self.status {
+            Status::Active | Status::Cancelled => q.next_question(&self.answers).map(|x| x.id.clone()),
+            Status::Completed => None,
+        };
+        Ok(())
+    }
+}
+
+/// The reaction to show: the picked option's, or for several picks the first
+/// one's (multi-choice reactions are written to stand alone).
+fn reaction_for(question: &Question, answer: &Answer) -> Option<String> {
+    answer
+        .options
+        .first()
+        .and_then(|o| question.option(o))
+        .map(|o| o.reaction.clone())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn opt(id: &str, d: i32, f: i32) -> AnswerOption {
+        AnswerOption {
+            id: id.into(),
+            label: id.to_uppercase(),
+            description: None,
+            emoji: None,
+            weights: [("django".to_string(), d), ("flask".to_string(), f)].into(),
+            reaction: format!("reaction {id}"),
+            reason: format!("you picked {id}"),
+            caveat: BTreeMap::new(),
+            next_step: BTreeMap::new(),
+            signals: vec![],
+        }
+    }
+
+    fn question(id: &str, kind: QuestionKind, options: Vec<AnswerOption>) -> Question {
+        Question {
+            id: id.into(),
+            prompt: format!("{id}?"),
+            help: None,
+            kind,
+            min_choices: None,
+            max_choices: None,
+            importance: 1.0,
+            show_if: None,
+            skip_if: None,
+            options,
+        }
+    }
+
+    /// kind -> (api | site); templates skipped for api; realtime shown only for api; team multi.
+    pub(crate) fn sample() -> Questionnaire {
+        let kind = question("kind", QuestionKind::Single, vec![opt("api", -1, 3), opt("site", 3, 0)]);
+        let mut templates = question("templates", QuestionKind::Single, vec![opt("yes", 2, 0), opt("no", 0, 1)]);
+        templates.skip_if = Some(Condition {
+            question: "kind".into(),
+            any_of: vec!["api".into()],
+        });
+        let mut realtime = question("realtime", QuestionKind::Single, vec![opt("ws", 0, 1), opt("none", 0, 0)]);
+        realtime.show_if = Some(Condition {
+            question: "kind".into(),
+            any_of: vec!["api".into()],
+        });
+        let mut team = question(
+            "team",
+            QuestionKind::Multi,
+            vec![opt("knows_django", 4, 0), opt("knows_flask", 0, 4), opt("new", 1, 0)],
+        );
+        team.max_choices = Some(2);
+        Questionnaire {
+            questions: vec![kind, templates, realtime, team],
+        }
+    }
+
+    fn answer(q: &str, o: &[&str]) -> Command {
+        Command::Answer {
+            question: q.into(),
+            options: o.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn branching_skips_and_shows() {
+        let q = sample();
+        let mut s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        assert_eq!(q.progress(&s.answers), (1, 4));
+        s.apply(&q, answer("kind", &["api"]), 1).unwrap();
+        assert_eq!(q.next_question(&s.answers).unwrap().id, "realtime");
+        assert_eq!(q.progress(&s.answers), (2, 3));
+        s.apply(&q, Command::Back, 2).unwrap();
+        s.apply(&q, answer("kind", &["site"]), 3).unwrap();
+        assert_eq!(q.next_question(&s.answers).unwrap().id, "templates");
+        assert_eq!(q.progress(&s.answers), (2, 3));
+    }
+
+    #[test]
+    fn full_run_completes_and_rejects_more() {
+        let q = sample();
+        let mut s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        s.apply(&q, answer("kind", &["site"]), 1).unwrap();
+        assert_eq!(s.last_reaction.as_deref(), Some("reaction site"));
+        s.apply(&q, answer("templates", &["yes"]), 2).unwrap();
+        s.apply(&q, answer("team", &["new", "knows_django", "new"]), 3).unwrap();
+        assert_eq!(s.status, Status::Completed);
+        // Normalised to questionnaire order, duplicates dropped.
+        assert_eq!(s.answers[2].options, vec!["knows_django", "new"]);
+        assert_eq!(s.revision, 3);
+        let before = s.clone();
+        assert_eq!(s.apply(&q, Command::Back, 4), Err(EngineError::NotActive(Status::Completed)));
+        assert_eq!(s, before);
+    }
+
+    #[test]
+    fn rejects_answers_for_other_questions_and_bad_choices() {
+        let q = sample();
+        let mut s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        let before = s.clone();
+        assert!(matches!(
+            s.apply(&q, answer("templates", &["yes"]), 1),
+            Err(EngineError::WrongQuestion { .. })
+        ));
+        assert!(matches!(
+            s.apply(&q, answer("kind", &["nope"]), 1),
+            Err(EngineError::UnknownOption { .. })
+        ));
+        assert!(matches!(
+            s.apply(&q, answer("kind", &["api", "site"]), 1),
+            Err(EngineError::ChoiceCount { got: 2, .. })
+        ));
+        assert!(matches!(s.apply(&q, answer("kind", &[]), 1), Err(EngineError::ChoiceCount { got: 0, .. })));
+        assert_eq!(s.apply(&q, Command::Back, 1), Err(EngineError::NothingToUndo));
+        assert_eq!(s, before, "a refused command changes nothing");
+    }
+
+    #[test]
+    fn multi_choice_bounds() {
+        let q = sample();
+        let mut s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        s.apply(&q, answer("kind", &["api"]), 1).unwrap();
+        s.apply(&q, answer("realtime", &["none"]), 1).unwrap();
+        assert!(matches!(
+            s.apply(&q, answer("team", &["knows_django", "knows_flask", "new"]), 1),
+            Err(EngineError::ChoiceCount { max: 2, got: 3, .. })
+        ));
+        s.apply(&q, answer("team", &["knows_flask"]), 1).unwrap();
+        assert_eq!(s.status, Status::Completed);
+    }
+
+    #[test]
+    fn restart_and_cancel() {
+        let q = sample();
+        let mut s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        s.apply(&q, answer("kind", &["api"]), 1).unwrap();
+        s.apply(&q, Command::Restart, 2).unwrap();
+        assert!(s.answers.is_empty());
+        assert_eq!(s.revision, 2);
+        assert_eq!(s.updated_at, 2);
+        s.apply(&q, Command::Cancel, 3).unwrap();
+        assert_eq!(s.status, Status::Cancelled);
+        assert!(s.apply(&q, answer("kind", &["api"]), 4).is_err());
+    }
+
+    #[test]
+    fn stale_revision_is_refused() {
+        let q = sample();
+        let mut s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        assert_eq!(s.current.as_deref(), Some("kind"));
+        s.apply_at(&q, answer("kind", &["api"]), 0, 1).unwrap();
+        assert_eq!(s.current.as_deref(), Some("realtime"));
+        // The same click again (a double click) carries revision 0.
+        assert_eq!(
+            s.apply_at(&q, answer("kind", &["api"]), 0, 2),
+            Err(EngineError::Stale { current: 1, got: 0 })
+        );
+        assert_eq!(s.answers.len(), 1);
+    }
+
+    #[test]
+    fn expiry_uses_last_update() {
+        let q = sample();
+        let s = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 100);
+        assert!(!s.is_expired(150, 60));
+        assert!(s.is_expired(161, 60));
+    }
+}

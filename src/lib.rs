@@ -1,0 +1,20 @@
+//! # framework-advisor
+//!
+//! A Discord bot (and a terminal mode) that helps teams choose between Django
+//! and Flask: quick answers from a knowledge base, and a guided consultation
+//! that ends in a recommendation that explains itself.
+//!
+//! # Layout
+//! - [`domain`]: pure and synchronous: content loading and validation, the
+//!   questionnaire state machine, scoring, free-text search.
+//! - [`storage`]: the `SessionStore` trait and its sled implementation.
+//! - [`app`]: use cases (ask, compare, consult...) returning transport-neutral values.
+//! - [`config`]: typed configuration: defaults < TOML file < environment.
+//! - [`cli`]: the terminal mode (`chat`) and `check`.
+//! - [`error`]: user-facing vs internal errors.
+//!
+//! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
+
+pub mod domain;
+pub mod error;
+pub mod storage;

@@ -1,0 +1,102 @@
+//! Durable consultation state.
+//!
+//! [`SessionStore`] is what the application needs from storage; [`SledStore`]
+//! implements it on sled. The contract every implementation keeps:
+//! - one record per consultation, with a schema version;
+//! - an index from (owner, scope) to the active session, and from owner to all
+//!   of their sessions (for "forget me");
+//! - every change is atomic (record, indexes and counters together) and
+//!   flushed to disk before the method returns, so once a user sees the next
+//!   question their answer survives `kill -9`;
+//! - concurrent updates of one session never lose a write: the update closure
+//!   runs against the latest committed state and is retried on conflict.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use std::collections::BTreeMap;
+
+use thiserror::Error;
+
+use crate::domain::questionnaire::{EngineError, Session};
+
+/// Version of the record layout written by this build.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Opening failed: locked by another instance, unreadable, or corrupt.
+    /// The message names the path; `main` prints it as one line.
+    #[error("cannot open the session store at {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("session store I/O: {0}")]
+    Io(String),
+    /// A record that does not decode (written by a newer build, or damaged).
+    #[error("session record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Io(e.to_string())
+    }
+}
+
+/// What `start` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Started {
+    /// The new session was stored and is now the owner's active one.
+    New(Session),
+    /// The owner already had an active session in that scope; it is returned
+    /// unchanged and the new one was not stored.
+    Existing(Session),
+}
+
+/// Counters for `/advisor stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub started: u64,
+    pub completed: u64,
+    /// Cancelled by the user, or expired while active.
+    pub abandoned: u64,
+    /// Outcome (framework id or `close_call`) -> completed sessions.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Question id -> sessions abandoned while it was the current question.
+    pub dropoff: BTreeMap<String, u64>,
+    /// Sessions stored right now that are active.
+    pub active: u64,
+}
+
+/// The application's view of storage. Object-safe so it can be injected.
+pub trait SessionStore: Send + Sync {
+    /// Stores `session` as the active one of its (owner, scope), unless one
+    /// is active there already.
+    fn start(&self, session: Session) -> Result<Started, StoreError>;
+
+    fn get(&self, id: &str) -> Result<Option<Session>, StoreError>;
+
+    /// The active session of `owner` in `scope`, if any.
+    fn active(&self, owner: &str, scope: &str) -> Result<Option<Session>, StoreError>;
+
+    /// Runs `change` on the latest state of session `id` and stores the
+    /// result atomically (retrying on a concurrent change). `Ok(None)`: no
+    /// such session. `Ok(Some(Err(_)))`: `change` refused, nothing stored.
+    fn update(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut Session) -> Result<(), EngineError>,
+    ) -> Result<Option<Result<Session, EngineError>>, StoreError>;
+
+    /// Deletes every session of `owner` and their index entries; returns how many.
+    fn delete_owner(&self, owner: &str) -> Result<usize, StoreError>;
+
+    /// Deletes sessions not touched for `ttl_secs`; active ones count as abandoned.
+    fn sweep_expired(&self, now: i64, ttl_secs: i64) -> Result<usize, StoreError>;
+
+    fn stats(&self) -> Result<Stats, StoreError>;
+
+    /// Small named values (e.g. the hash of the registered commands).
+    fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+}
