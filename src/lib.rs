@@ -15,6 +15,9 @@
 //!
 //! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
 
+pub mod app;
+pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod error;
 pub mod storage;

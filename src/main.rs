@@ -1,1 +1,140 @@
-fn main() {}
+//! The `framework-advisor` binary: command-line parsing, logging set-up and
+//! wiring. `anyhow` lives here only; the library returns typed errors.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use framework_advisor::app::{cli_owner, App, SystemClock};
+use framework_advisor::cli::chat::Chat;
+use framework_advisor::config::{Config, LogFormat};
+use framework_advisor::domain::content::Content;
+use framework_advisor::storage::{SessionStore, SledStore};
+
+#[derive(Parser, Debug)]
+#[command(name = "framework-advisor", version, about = "Helps teams choose between Django and Flask")]
+struct Cli {
+    /// Configuration file (TOML). A missing file means defaults.
+    #[arg(long, global = true, default_value = "config.toml")]
+    config: PathBuf,
+    /// The sled directory (overrides `[storage] path`).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Talk to the advisor in this terminal: questions, lookups, consultations.
+    Chat {
+        /// Go straight into the consultation (resuming the active one).
+        #[arg(long)]
+        consult: bool,
+        /// Whose session this is (default: the OS user).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Validate the configuration and the content in `responses/`.
+    Check,
+    /// Print consultation statistics from the store.
+    Stats,
+}
+
+fn init_logging(config: &Config, default_filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    // RUST_LOG wins; else the configured filter (or the command's default).
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(if config.log.filter == "info" { default_filter } else { &config.log.filter }))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "local".to_string())
+}
+
+fn load(cli: &Cli) -> anyhow::Result<(Config, Arc<Content>)> {
+    let mut config = Config::load(&cli.config)?;
+    if let Some(d) = &cli.data {
+        config.storage.path = d.clone();
+    }
+    let content = Content::load(&config.content.dir)?;
+    Ok((config, Arc::new(content)))
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Arc<SledStore>> {
+    Ok(Arc::new(SledStore::open(&config.storage.path)?))
+}
+
+fn real_main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Check => {
+            let mut config = Config::load(&cli.config)?;
+            if let Some(d) = &cli.data {
+                config.storage.path = d.clone();
+            }
+            let content = Content::load(&config.content.dir)?;
+            println!(
+                "ok: configuration valid; {} frameworks, {} topics, {} questions in {}",
+                content.knowledge.frameworks.len(),
+                content.knowledge.topics.len(),
+                content.questionnaire.questions.len(),
+                config.content.dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats => {
+            let (config, _) = load(&cli)?;
+            init_logging(&config, "warn");
+            let store = open_store(&config)?;
+            println!("{}", framework_advisor::cli::text::stats(&store.stats()?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Chat { consult, user } => {
+            let (config, content) = load(&cli)?;
+            init_logging(&config, "warn");
+            let store = open_store(&config)?;
+            let app = App::new(content, store.clone(), Arc::new(SystemClock), config.session_ttl_secs());
+            if let Err(e) = app.sweep() {
+                tracing::warn!(error = %e, "sweeping expired sessions failed");
+            }
+            let owner = cli_owner(&user.clone().unwrap_or_else(os_user));
+            let stdin = std::io::stdin();
+            let interactive = stdin.is_terminal();
+            let mut input = stdin.lock();
+            let mut chat = Chat::new(&app, owner, std::io::stdout().lock(), interactive);
+            if *consult {
+                chat.consult(&mut input).context("terminal I/O")?;
+            } else {
+                chat.run(&mut input).context("terminal I/O")?;
+            }
+            store.close()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            // One line per cause, no backtrace: the messages name the key/file.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! Use cases, shared by every transport (Discord, terminal).
+//!
+//! Each method takes plain values and returns a transport-neutral value
+//! ([`Reply`], [`ConsultView`]); adapters render them. Storage and time are
+//! injected ([`SessionStore`], [`Clock`]) so tests control both.
+
+use std::sync::Arc;
+
+use crate::domain::content::Content;
+use crate::domain::questionnaire::{Command, EngineError, Question, Session, Status, PRIVATE_SCOPE};
+use crate::domain::scoring::{picks_from_answers, recommend, Recommendation, Verdict};
+use crate::domain::search::{Hit, SearchIndex};
+use crate::error::{AppError, UserError};
+use crate::storage::{SessionStore, Started, Stats};
+
+/// Seconds since the Unix epoch; injected so tests control expiry.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct ManualClock(pub std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// What the user did to a consultation (decoded from a click or a typed line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Option ids for the current question.
+    Answer(Vec<String>),
+    Back,
+    Restart,
+    Cancel,
+}
+
+/// How a consultation view came about; adapters choose how to show it
+/// (update the message in place, or send a new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewKind {
+    Started,
+    Resumed,
+    /// The user's click was applied.
+    Updated,
+    /// The click was for an older step; this is the current state again.
+    Stale,
+}
+
+/// A consultation as the user should see it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsultView {
+    pub session: Session,
+    pub kind: ViewKind,
+    /// A line to show above the question (welcome, resumed, restarted...).
+    pub notice: Option<String>,
+    /// Set when the session is completed.
+    pub recommendation: Option<Recommendation>,
+    /// The running scores so far (for "Leaning Django").
+    pub lean: Option<String>,
+}
+
+/// Knowledge answers and notices.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `/django`, `/flask` with no topic.
+    Overview { framework: String },
+    /// One topic for one framework.
+    Topic { framework: String, topic: String },
+    /// Side by side; `None`: the two overviews.
+    Compare { topic: Option<String> },
+    /// A free-text question's best topics.
+    Answer {
+        question: String,
+        hits: Vec<Hit>,
+        framework: Option<String>,
+    },
+    Help,
+    Stats(Stats),
+}
+
+pub struct App {
+    content: Arc<Content>,
+    search: SearchIndex,
+    store: Arc<dyn SessionStore>,
+    clock: Arc<dyn Clock>,
+    ttl_secs: i64,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("ttl_secs", &self.ttl_secs).finish_non_exhaustive()
+    }
+}
+
+/// The owner key of a Discord user.
+pub fn discord_owner(user_id: u64) -> String {
+    format!("discord:{user_id}")
+}
+
+/// The owner key of a terminal user.
+pub fn cli_owner(name: &str) -> String {
+    format!("cli:{name}")
+}
+
+fn new_session_id() -> String {
+    // 64 random bits: unguessable enough that ids are not enumerable, short
+    // enough to leave room in a 100-character custom_id.
+    format!("{:016x}", rand::random::<u64>())
+}
+
+impl App {
+    pub fn new(content: Arc<Content>, store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>, ttl_secs: i64) -> Self {
+        let search = SearchIndex::new(&content.knowledge);
+        App {
+            content,
+            search,
+            store,
+            clock,
+            ttl_secs,
+        }
+    }
+
+    pub fn content(&self) -> &Content {
+        &self.content
+    }
+
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    fn user_error(&self, pick: impl Fn(&crate::domain::knowledge::Texts) -> &String) -> AppError {
+        AppError::User(UserError(pick(self.content.knowledge.texts()).clone()))
+    }
+
+    fn framework_id(&self, name: &str) -> Result<String, AppError> {
+        let id = name.trim().to_lowercase();
+        match self.content.knowledge.framework(&id) {
+            Some(f) => Ok(f.id.clone()),
+            None => Err(self.user_error(|t| &t.no_match)),
+        }
+    }
+
+    /// Resolves a topic typed by the user: exact id/alias, else the best search hit.
+    fn resolve_topic(&self, typed: &str) -> Option<String> {
+        let kb = &self.content.knowledge;
+        if let Some(t) = kb.topic_by_name(typed) {
+            return Some(t.id.clone());
+        }
+        self.search.ask(typed).hits.first().map(|h| h.topic.clone())
+    }
+
+    /// `/django [topic]`, `/flask [topic]`.
+    pub fn framework_info(&self, framework: &str, topic: Option<&str>) -> Result<Reply, AppError> {
+        let framework = self.framework_id(framework)?;
+        match topic.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(Reply::Overview { framework }),
+            Some(typed) => match self.resolve_topic(typed) {
+                Some(topic) => Ok(Reply::Topic { framework, topic }),
+                None => Err(self.user_error(|t| &t.no_match)),
+            },
+        }
+    }
+
+    /// `/compare [aspect]`.
+    pub fn compare(&self, aspect: Option<&str>) -> Result<Reply, AppError> {
+        match aspect.map(str::trim).filter(|t| !t.is_empty()) {
+            None => Ok(Reply::Compare { topic: None }),
+            Some(typed) => match self.resolve_topic(typed) {
+                Some(topic) => Ok(Reply::Compare { topic: Some(topic) }),
+                None => Err(self.user_error(|t| &t.no_match)),
+            },
+        }
+    }
+
+    /// `/ask question`: the best topics for a question in plain words.
+    pub fn ask(&self, question: &str) -> Result<Reply, AppError> {
+        let question = sanitise_question(question);
+        let answer = self.search.ask(&question);
+        if answer.hits.is_empty() {
+            return Err(self.user_error(|t| &t.no_match));
+        }
+        Ok(Reply::Answer {
+            question,
+            hits: answer.hits,
+            framework: answer.framework,
+        })
+    }
+
+    /// Autocomplete for topic options: `(title, id)` pairs.
+    pub fn suggest_topics(&self, typed: &str) -> Vec<(String, String)> {
+        let typed: String = typed.chars().take(100).collect();
+        self.search
+            .suggest(&typed)
+            .into_iter()
+            .filter_map(|id| self.content.knowledge.topic(&id))
+            .map(|t| (t.title.clone(), t.id.clone()))
+            .collect()
+    }
+
+    pub fn help(&self) -> Reply {
+        Reply::Help
+    }
+
+    pub fn stats(&self) -> Result<Reply, AppError> {
+        Ok(Reply::Stats(self.store.stats()?))
+    }
+
+    /// Deletes every session of `owner`; returns how many.
+    pub fn forget(&self, owner: &str) -> Result<usize, AppError> {
+        Ok(self.store.delete_owner(owner)?)
+    }
+
+    /// Removes sessions idle for longer than the TTL.
+    pub fn sweep(&self) -> Result<usize, AppError> {
+        Ok(self.store.sweep_expired(self.clock.now(), self.ttl_secs)?)
+    }
+
+    /// The current question of a session, if it is active.
+    pub fn current_question(&self, session: &Session) -> Option<&Question> {
+        match session.status {
+            Status::Active => self.content.questionnaire.next_question(&session.answers),
+            _ => None,
+        }
+    }
+
+    /// `(step, total)` for the step counter.
+    pub fn progress(&self, session: &Session) -> (usize, usize) {
+        self.content.questionnaire.progress(&session.answers)
+    }
+
+    fn view(&self, session: Session, kind: ViewKind, notice: Option<String>) -> ConsultView {
+        let rec = recommend(&self.content, &picks_from_answers(&session.answers));
+        let texts = self.content.knowledge.texts();
+        let lean = (!session.answers.is_empty()).then(|| {
+            match rec.scores.as_slice() {
+                [(_, d), (_, f)] if d > f => &texts.lean_django,
+                [(_, d), (_, f)] if f > d => &texts.lean_flask,
+                _ => &texts.lean_even,
+            }
+            .clone()
+        });
+        ConsultView {
+            recommendation: (session.status == Status::Completed).then_some(rec),
+            session,
+            kind,
+            notice,
+            lean,
+        }
+    }
+
+    /// Loads a live session of `owner` for scope, treating an expired one as absent.
+    fn live_active(&self, owner: &str, scope: &str) -> Result<Option<Session>, AppError> {
+        Ok(self
+            .store
+            .active(owner, scope)?
+            .filter(|s| !s.is_expired(self.clock.now(), self.ttl_secs)))
+    }
+
+    /// `/consult start`: a new private consultation, or the active one again.
+    pub fn consult_start(&self, owner: &str) -> Result<ConsultView, AppError> {
+        let now = self.clock.now();
+        if let Some(old) = self.store.active(owner, PRIVATE_SCOPE)? {
+            if old.is_expired(now, self.ttl_secs) {
+                // Expired but not swept yet: end it so a new one can start.
+                self.store.update(&old.id, &mut |s| s.apply(&self.content.questionnaire, Command::Cancel, now))?;
+            }
+        }
+        let session = Session::start(
+            &self.content.questionnaire,
+            new_session_id(),
+            owner.to_string(),
+            PRIVATE_SCOPE.to_string(),
+            now,
+        );
+        let texts = self.content.knowledge.texts();
+        Ok(match self.store.start(session)? {
+            Started::New(s) => self.view(s, ViewKind::Started, Some(texts.welcome.clone())),
+            Started::Existing(s) => self.view(s, ViewKind::Resumed, Some(texts.already_active.clone())),
+        })
+    }
+
+    /// `/consult resume`: the active consultation, shown again.
+    pub fn consult_resume(&self, owner: &str) -> Result<ConsultView, AppError> {
+        match self.live_active(owner, PRIVATE_SCOPE)? {
+            Some(s) => Ok(self.view(s, ViewKind::Resumed, Some(self.content.knowledge.texts().resumed.clone()))),
+            None => Err(self.user_error(|t| &t.no_active)),
+        }
+    }
+
+    /// `/consult cancel`: ends the active consultation.
+    pub fn consult_cancel(&self, owner: &str) -> Result<ConsultView, AppError> {
+        let Some(s) = self.live_active(owner, PRIVATE_SCOPE)? else {
+            return Err(self.user_error(|t| &t.no_active));
+        };
+        self.consult_act(owner, &s.id, s.revision, Action::Cancel)
+    }
+
+    /// A click (or typed answer) on session `id`, rendered for `revision`.
+    pub fn consult_act(&self, owner: &str, id: &str, revision: u32, action: Action) -> Result<ConsultView, AppError> {
+        let now = self.clock.now();
+        let Some(existing) = self.store.get(id)? else {
+            return Err(self.user_error(|t| &t.expired));
+        };
+        // The owner never changes, so checking it before the update is race-free.
+        if existing.owner != owner {
+            return Err(self.user_error(|t| &t.not_owner));
+        }
+        if existing.status == Status::Active && existing.is_expired(now, self.ttl_secs) {
+            return Err(self.user_error(|t| &t.expired));
+        }
+        let q = &self.content.questionnaire;
+        let content = &self.content;
+        let result = self.store.update(id, &mut |s| {
+            let command = match &action {
+                Action::Answer(options) => Command::Answer {
+                    question: s.current.clone().unwrap_or_default(),
+                    options: options.clone(),
+                },
+                Action::Back => Command::Back,
+                Action::Restart => Command::Restart,
+                Action::Cancel => Command::Cancel,
+            };
+            s.apply_at(q, command, revision, now)?;
+            if s.status == Status::Completed {
+                let rec = recommend(content, &picks_from_answers(&s.answers));
+                s.outcome = Some(outcome_key(&rec.verdict));
+            }
+            Ok(())
+        })?;
+        let texts = self.content.knowledge.texts();
+        match result {
+            None => Err(self.user_error(|t| &t.expired)),
+            Some(Ok(s)) => {
+                let notice = match action {
+                    Action::Restart => Some(texts.restarted.clone()),
+                    Action::Cancel => Some(texts.cancelled.clone()),
+                    _ => None,
+                };
+                Ok(self.view(s, ViewKind::Updated, notice))
+            }
+            Some(Err(EngineError::Stale { .. })) | Some(Err(EngineError::NotActive(_))) => {
+                // Show where the session really is, without applying anything.
+                let current = self.store.get(id)?.ok_or_else(|| self.user_error(|t| &t.expired))?;
+                Ok(self.view(current, ViewKind::Stale, Some(texts.stale.clone())))
+            }
+            Some(Err(e)) => Err(AppError::Engine(e)),
+        }
+    }
+
+    /// The recommendation of a completed session, for sharing. Owner only.
+    pub fn completed_view(&self, owner: &str, id: &str) -> Result<ConsultView, AppError> {
+        match self.store.get(id)? {
+            Some(s) if s.owner != owner => Err(self.user_error(|t| &t.not_owner)),
+            Some(s) if s.status == Status::Completed => Ok(self.view(s, ViewKind::Updated, None)),
+            _ => Err(self.user_error(|t| &t.expired)),
+        }
+    }
+}
+
+/// The stats key of a verdict.
+pub fn outcome_key(v: &Verdict) -> String {
+    match v {
+        Verdict::Framework { id } => id.clone(),
+        Verdict::CloseCall { .. } => "close_call".to_string(),
+    }
+}
+
+/// Longest free-text question accepted; the rest is ignored.
+pub const MAX_QUESTION_CHARS: usize = 300;
+
+/// Bounds a free-text question before it reaches search: control and
+/// zero-width characters dropped, whitespace folded, length capped.
+pub fn sanitise_question(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .filter(|c| !c.is_control() || c.is_whitespace())
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'))
+        .take(MAX_QUESTION_CHARS * 2)
+        .collect();
+    let folded = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    folded.chars().take(MAX_QUESTION_CHARS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitise_question;
+
+    #[test]
+    fn sanitise_drops_controls_and_bounds_length() {
+        assert_eq!(sanitise_question("  is\u{200B} flask\u{0007}\n ok? "), "is flask ok?");
+        assert_eq!(sanitise_question("\u{202E}txet"), "txet");
+        assert_eq!(sanitise_question(&"a".repeat(6000)).len(), super::MAX_QUESTION_CHARS);
+        assert_eq!(sanitise_question(""), "");
+    }
+}
