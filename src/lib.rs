@@ -10,7 +10,8 @@
 //! - [`storage`]: the `SessionStore` trait and its sled implementation.
 //! - [`app`]: use cases (ask, compare, consult...) returning transport-neutral values.
 //! - [`config`]: typed configuration: defaults < TOML file < environment.
-//! - [`cli`]: the terminal mode (`chat`) and `check`.
+//! - [`cli`]: the terminal mode (`chat`) and its text renderer.
+//! - [`discord`]: the serenity adapter: commands, custom_id codec, dispatch, render, handler.
 //! - [`error`]: user-facing vs internal errors.
 //!
 //! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod discord;
 pub mod domain;
 pub mod error;
 pub mod storage;

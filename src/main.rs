@@ -43,6 +43,14 @@ enum Command {
     Check,
     /// Print consultation statistics from the store.
     Stats,
+    /// Run the Discord bot until SIGINT/SIGTERM.
+    Run {
+        /// Re-register the slash commands even if unchanged.
+        #[arg(long)]
+        register: bool,
+    },
+    /// Register the slash commands now (over REST; no gateway connection).
+    Register,
 }
 
 fn init_logging(config: &Config, default_filter: &str) {
@@ -79,6 +87,43 @@ fn open_store(config: &Config) -> anyhow::Result<Arc<SledStore>> {
     Ok(Arc::new(SledStore::open(&config.storage.path)?))
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn bot_app(cli: &Cli) -> anyhow::Result<(Config, Arc<App>)> {
+    let (config, content) = load(cli)?;
+    init_logging(&config, "info");
+    config.require_token()?;
+    let store = open_store(&config)?;
+    let app = App::new(content, store, Arc::new(SystemClock), config.session_ttl_secs());
+    Ok((config, Arc::new(app)))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match &cli.command {
@@ -102,6 +147,21 @@ fn real_main() -> anyhow::Result<ExitCode> {
             init_logging(&config, "warn");
             let store = open_store(&config)?;
             println!("{}", framework_advisor::cli::text::stats(&store.stats()?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { register } => {
+            let (config, app) = bot_app(&cli)?;
+            let options = framework_advisor::discord::RunOptions {
+                force_sync: *register,
+                ready: None,
+            };
+            runtime()?.block_on(framework_advisor::discord::run(&config, app, shutdown_signal(), options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Register => {
+            let (config, app) = bot_app(&cli)?;
+            runtime()?.block_on(framework_advisor::discord::register(&config, &app))?;
+            println!("ok: slash commands registered");
             Ok(ExitCode::SUCCESS)
         }
         Command::Chat { consult, user } => {

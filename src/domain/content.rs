@@ -332,6 +332,8 @@ fn check_messages(m: &Messages, p: &mut Problems) {
         ("stale", &t.stale, 300),
         ("not_owner", &t.not_owner, 300),
         ("unknown_component", &t.unknown_component, 300),
+        ("unknown_command", &t.unknown_command, 300),
+        ("stats_forbidden", &t.stats_forbidden, 300),
         ("internal_error", &t.internal_error, 300),
         ("no_match", &t.no_match, 300),
         ("forget_confirm", &t.forget_confirm, 300),

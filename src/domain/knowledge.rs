@@ -106,6 +106,8 @@ pub struct Texts {
     pub stale: String,
     pub not_owner: String,
     pub unknown_component: String,
+    pub unknown_command: String,
+    pub stats_forbidden: String,
     pub internal_error: String,
     pub no_match: String,
     pub forget_confirm: String,

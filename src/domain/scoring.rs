@@ -222,3 +222,250 @@ fn push_unique(list: &mut Vec<String>, item: &str) {
         list.push(item.to_string());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::domain::questionnaire::{Command, Session, Status, PRIVATE_SCOPE};
+
+    fn content() -> Content {
+        Content::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"))).expect("responses/ loads")
+    }
+
+    /// Answers the real questionnaire through the engine, so every profile
+    /// below is a path a user can actually take (and ends completed).
+    fn answers(content: &Content, profile: &[(&str, &[&str])]) -> Vec<Answer> {
+        let q = &content.questionnaire;
+        let mut s = Session::start(q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        for (question, options) in profile {
+            let command = Command::Answer {
+                question: question.to_string(),
+                options: options.iter().map(|o| o.to_string()).collect(),
+            };
+            s.apply(q, command, 0)
+                .unwrap_or_else(|e| panic!("{question}: {e}"));
+        }
+        assert_eq!(s.status, Status::Completed, "profile stops at {:?}", s.current);
+        s.answers
+    }
+
+    fn score(rec: &Recommendation, framework: &str) -> f64 {
+        rec.scores.iter().find(|(f, _)| f == framework).map(|(_, s)| *s).unwrap()
+    }
+
+    const DJANGO_PROFILE: &[(&str, &[&str])] = &[
+        ("project_type", &["content_site"]),
+        ("admin", &["essential"]),
+        ("data_model", &["relational"]),
+        ("auth", &["roles"]),
+        ("templates", &["server_forms"]),
+        ("async_needs", &["none"]),
+        ("scale", &["feature_growth"]),
+        ("security", &["regulated"]),
+        ("team_size", &["medium"]),
+        ("experience", &["django"]),
+        ("deadline", &["weeks"]),
+        ("control", &["conventions"]),
+        ("maintenance", &["long_lived"]),
+    ];
+
+    const FLASK_ML_PROFILE: &[(&str, &[&str])] = &[
+        ("project_type", &["ml_serving"]),
+        ("ml_kind", &["simple_predict"]),
+        ("admin", &["no_admin"]),
+        ("data_model", &["no_db"]),
+        ("auth", &["none"]),
+        ("async_needs", &["none"]),
+        ("scale", &["small_stable"]),
+        ("security", &["internal_only"]),
+        ("team_size", &["small"]),
+        ("experience", &["flask"]),
+        ("deadline", &["flexible"]),
+        ("control", &["control"]),
+        ("maintenance", &["short"]),
+    ];
+
+    const FLASK_MICROSERVICE_PROFILE: &[(&str, &[&str])] = &[
+        ("project_type", &["microservice"]),
+        ("api_style", &["few_endpoints"]),
+        ("admin", &["no_admin"]),
+        ("data_model", &["simple"]),
+        ("auth", &["tokens"]),
+        ("async_needs", &["background"]),
+        ("scale", &["many_services"]),
+        ("security", &["standard"]),
+        ("team_size", &["small"]),
+        ("experience", &["flask", "sqlalchemy"]),
+        ("deadline", &["months"]),
+        ("control", &["control"]),
+        ("maintenance", &["few_years"]),
+    ];
+
+    /// Mostly neutral answers; the few pushes nearly cancel out: an
+    /// occasional admin (+3 toward Django) against a simple data model
+    /// (-1.2), tokens (-1) and a few simple pages (-1): a margin of 0.2.
+    const BALANCED_PROFILE: &[(&str, &[&str])] = &[
+        ("project_type", &["prototype"]),
+        ("admin", &["occasional"]),
+        ("data_model", &["simple"]),
+        ("auth", &["tokens"]),
+        ("templates", &["server_simple"]),
+        ("async_needs", &["background"]),
+        ("scale", &["unknown"]),
+        ("security", &["standard"]),
+        ("team_size", &["small"]),
+        ("experience", &["python_only"]),
+        ("deadline", &["months"]),
+        ("control", &["balanced"]),
+        ("maintenance", &["few_years"]),
+    ];
+
+    #[test]
+    fn clear_django_profile_recommends_django_confidently() {
+        let c = content();
+        let rec = recommend(&c, &picks_from_answers(&answers(&c, DJANGO_PROFILE)));
+        assert_eq!(rec.verdict, Verdict::Framework { id: "django".into() });
+        assert!(rec.confidence >= 70, "confidence {}", rec.confidence);
+        assert!(score(&rec, "django") > score(&rec, "flask"));
+        assert!(rec.reasons.iter().all(|r| r.toward == "django"), "{:?}", rec.reasons);
+        assert_eq!(rec.reasons.len(), MAX_REASONS);
+        assert_eq!(rec.close_call_advice, None);
+        assert_eq!(rec.fastapi_note, None);
+        // The answer-specific next step comes before the framework's generic ones.
+        let admin_step = "Register your models in admin.py and set list_display, search_fields and list_filter early.";
+        assert!(rec.next_steps.iter().any(|s| s == admin_step), "{:?}", rec.next_steps);
+        assert!(rec.next_steps.len() <= MAX_NEXT_STEPS && rec.tradeoffs.len() <= MAX_TRADEOFFS);
+        assert_eq!(rec.packages, c.knowledge.framework("django").unwrap().packages);
+    }
+
+    #[test]
+    fn clear_flask_ml_profile_recommends_flask_and_mentions_fastapi() {
+        let c = content();
+        let rec = recommend(&c, &picks_from_answers(&answers(&c, FLASK_ML_PROFILE)));
+        assert_eq!(rec.verdict, Verdict::Framework { id: "flask".into() });
+        assert!(rec.confidence >= 70, "confidence {}", rec.confidence);
+        assert!(score(&rec, "flask") > score(&rec, "django"));
+        assert!(rec.reasons.iter().all(|r| r.toward == "flask"), "{:?}", rec.reasons);
+        assert_eq!(rec.fastapi_note.as_deref(), Some(c.knowledge.texts().fastapi_note.as_str()));
+        assert_eq!(rec.close_call_advice, None);
+        let load_once = "Load the model once in create_app, not per request, and run several Gunicorn workers.";
+        assert!(rec.next_steps.iter().any(|s| s == load_once), "{:?}", rec.next_steps);
+    }
+
+    #[test]
+    fn flask_microservice_without_async_or_ml_has_no_fastapi_note() {
+        let c = content();
+        let rec = recommend(&c, &picks_from_answers(&answers(&c, FLASK_MICROSERVICE_PROFILE)));
+        assert_eq!(rec.verdict, Verdict::Framework { id: "flask".into() });
+        assert!(rec.confidence >= 70, "confidence {}", rec.confidence);
+        assert_eq!(rec.fastapi_note, None, "api_only is not an async or ML signal");
+    }
+
+    #[test]
+    fn balanced_profile_is_a_close_call_with_advice() {
+        let c = content();
+        let rec = recommend(&c, &picks_from_answers(&answers(&c, BALANCED_PROFILE)));
+        assert!(matches!(rec.verdict, Verdict::CloseCall { .. }), "{:?} {:?}", rec.verdict, rec.scores);
+        assert_eq!(rec.close_call_advice.as_deref(), Some(c.knowledge.texts().close_call.as_str()));
+        assert!((50..56).contains(&rec.confidence), "confidence {}", rec.confidence);
+        // The leaning, when there is one, is the side with more points.
+        let (d, f) = (score(&rec, "django"), score(&rec, "flask"));
+        match rec.verdict.framework() {
+            Some("django") => assert!(d > f),
+            Some("flask") => assert!(f > d),
+            None => assert!((d - f).abs() < 1e-9),
+            Some(other) => panic!("unknown framework {other}"),
+        }
+    }
+
+    #[test]
+    fn reasons_are_sorted_by_points_descending() {
+        let c = content();
+        for profile in [DJANGO_PROFILE, FLASK_ML_PROFILE, FLASK_MICROSERVICE_PROFILE, BALANCED_PROFILE] {
+            let rec = recommend(&c, &picks_from_answers(&answers(&c, profile)));
+            assert!(!rec.reasons.is_empty());
+            assert!(rec.reasons.len() <= MAX_REASONS);
+            assert!(
+                rec.reasons.windows(2).all(|w| w[0].points >= w[1].points),
+                "{:?}",
+                rec.reasons.iter().map(|r| (&r.option, r.points)).collect::<Vec<_>>()
+            );
+            assert!(rec.reasons.iter().all(|r| r.points > 0.0 && r.share == 1.0));
+        }
+        // The strongest Django push: the admin (importance 1.5 x weight 4 = 6).
+        let rec = recommend(&c, &picks_from_answers(&answers(&c, DJANGO_PROFILE)));
+        let first = &rec.reasons[0];
+        assert_eq!((first.question.as_str(), first.option.as_str()), ("admin", "essential"));
+        assert!((first.points - 6.0).abs() < 1e-9, "{}", first.points);
+        // Ties keep questionnaire order: experience "django" is also 1.5 x 4.
+        assert_eq!(rec.reasons[1].question, "experience");
+        assert!((rec.reasons[1].points - 6.0).abs() < 1e-9);
+    }
+
+    fn pick(question: &str, option: &str, share: f64) -> WeightedPick {
+        WeightedPick {
+            question: question.into(),
+            option: option.into(),
+            share,
+        }
+    }
+
+    #[test]
+    fn team_shares_scale_the_points() {
+        let c = content();
+        let full = recommend(&c, &[pick("admin", "essential", 1.0)]);
+        let half = recommend(&c, &[pick("admin", "essential", 0.5)]);
+        assert!((full.reasons[0].points - 6.0).abs() < 1e-9);
+        assert!((half.reasons[0].points - 3.0).abs() < 1e-9, "{}", half.reasons[0].points);
+        assert_eq!(half.reasons[0].share, 0.5);
+        assert!((score(&half, "django") - score(&full, "django") / 2.0).abs() < 1e-9);
+        // Half the team against the other half: the pushes cancel out.
+        let split = recommend(
+            &c,
+            &[pick("experience", "django", 0.5), pick("experience", "flask", 0.5)],
+        );
+        assert_eq!(split.verdict, Verdict::CloseCall { leaning: None });
+        assert_eq!(split.confidence, 50);
+        assert_eq!(split.reasons.len(), 2);
+        assert!(split.reasons.iter().all(|r| (r.points - 3.0).abs() < 1e-9));
+        // A 3-to-1 team split leans the majority's way.
+        let lean = recommend(
+            &c,
+            &[pick("experience", "django", 0.75), pick("experience", "flask", 0.25)],
+        );
+        assert_eq!(lean.verdict.framework(), Some("django"));
+        assert!(score(&lean, "django") > score(&lean, "flask"));
+    }
+
+    #[test]
+    fn minority_signals_do_not_trigger_the_fastapi_note() {
+        let c = content();
+        let minority = recommend(&c, &[pick("project_type", "ml_serving", 0.4)]);
+        assert_eq!(minority.fastapi_note, None);
+        let majority = recommend(&c, &[pick("project_type", "ml_serving", 0.6)]);
+        assert!(majority.fastapi_note.is_some());
+    }
+
+    #[test]
+    fn unknown_picks_are_ignored_and_no_picks_is_an_even_close_call() {
+        let c = content();
+        let rec = recommend(&c, &[pick("nope", "x", 1.0), pick("admin", "nope", 1.0)]);
+        assert_eq!(rec.verdict, Verdict::CloseCall { leaning: None });
+        assert_eq!(rec.confidence, 50);
+        assert!(rec.reasons.is_empty());
+        assert_eq!(rec, recommend(&c, &[]));
+    }
+
+    #[test]
+    fn out_of_range_shares_are_clamped() {
+        let c = content();
+        let over = recommend(&c, &[pick("admin", "essential", 7.0)]);
+        let full = recommend(&c, &[pick("admin", "essential", 1.0)]);
+        assert_eq!(over.scores, full.scores);
+        let negative = recommend(&c, &[pick("admin", "essential", -1.0)]);
+        assert!(negative.reasons.is_empty());
+        assert_eq!(negative.verdict, Verdict::CloseCall { leaning: None });
+    }
+}

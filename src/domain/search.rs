@@ -153,3 +153,125 @@ impl SearchIndex {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::domain::content::Content;
+
+    fn index() -> (SearchIndex, Vec<String>) {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"));
+        let content = Content::load(dir).expect("responses/ loads");
+        let ids = content.knowledge.topics.iter().map(|t| t.id.clone()).collect();
+        (SearchIndex::new(&content.knowledge), ids)
+    }
+
+    fn topics(answer: &Answer) -> Vec<&str> {
+        answer.hits.iter().map(|h| h.topic.as_str()).collect()
+    }
+
+    #[test]
+    fn model_serving_question_finds_use_cases_for_flask() {
+        let (idx, _) = index();
+        let a = idx.ask("is flask ok for serving a pytorch model?");
+        assert_eq!(a.framework.as_deref(), Some("flask"));
+        let top = a.hits.first().map(|h| h.topic.as_str());
+        assert!(
+            matches!(top, Some("use_cases" | "performance" | "async" | "deployment")),
+            "top hit {top:?} of {:?}",
+            topics(&a)
+        );
+        assert!(a.hits.len() <= MAX_RESULTS);
+        assert!(a.hits.windows(2).all(|w| w[0].score >= w[1].score), "{:?}", a.hits);
+    }
+
+    #[test]
+    fn migrations_question_finds_orm_first() {
+        let (idx, _) = index();
+        let a = idx.ask("how do I do database migrations");
+        assert_eq!(topics(&a).first(), Some(&"orm"), "{:?}", topics(&a));
+        assert_eq!(a.framework, None, "names no framework");
+    }
+
+    #[test]
+    fn a_question_naming_both_frameworks_has_no_single_framework() {
+        let (idx, _) = index();
+        let a = idx.ask("django or flask for websockets?");
+        assert_eq!(a.framework, None);
+        assert_eq!(topics(&a).first(), Some(&"async"), "{:?}", topics(&a));
+    }
+
+    // Known bug (see the module doc, which promises this case): the fuzzy
+    // fallback needs every typed character in order, and "authentification"
+    // has an 'f' that no auth name contains, so nothing matches.
+    #[test]
+    #[ignore = "bug in src/domain/search.rs: the fuzzy fallback does not forgive a misspelt word"]
+    fn typo_still_finds_auth() {
+        let (idx, _) = index();
+        let a = idx.ask("authentification");
+        assert_eq!(topics(&a).first(), Some(&"auth"), "{:?}", topics(&a));
+    }
+
+    #[test]
+    fn nonsense_finds_nothing() {
+        let (idx, _) = index();
+        let a = idx.ask("xyzzy plugh");
+        assert!(a.hits.is_empty(), "{:?}", topics(&a));
+        assert_eq!(a.framework, None);
+    }
+
+    // Known bug: an empty pattern matches every name with score 0 in the
+    // fuzzy fallback, and the strict minimum is 12 x 0 characters = 0, so an
+    // empty question returns the first four topics as "hits".
+    #[test]
+    #[ignore = "bug in src/domain/search.rs: an empty question returns the first topics as hits"]
+    fn empty_question_finds_nothing() {
+        let (idx, _) = index();
+        for q in ["", "   ", "\n"] {
+            let a = idx.ask(q);
+            assert!(a.hits.is_empty(), "{q:?} -> {:?}", topics(&a));
+        }
+    }
+
+    #[test]
+    fn empty_question_does_not_panic() {
+        let (idx, _) = index();
+        let a = idx.ask("");
+        assert_eq!(a.framework, None);
+        assert!(a.hits.len() <= MAX_RESULTS);
+    }
+
+    #[test]
+    fn empty_prefix_suggests_every_topic_in_order() {
+        let (idx, ids) = index();
+        let expected: Vec<String> = ids.into_iter().take(MAX_SUGGESTIONS).collect();
+        assert_eq!(idx.suggest(""), expected);
+        assert_eq!(idx.suggest("   "), expected);
+    }
+
+    #[test]
+    fn suggest_ranks_the_named_topic_first() {
+        let (idx, _) = index();
+        assert_eq!(idx.suggest("orm").first().map(String::as_str), Some("orm"));
+        assert_eq!(idx.suggest("ORM").first().map(String::as_str), Some("orm"));
+        let sec = idx.suggest("sec");
+        assert!(sec.iter().take(3).any(|t| t == "security"), "{sec:?}");
+        assert!(idx.suggest("zzzz").is_empty());
+    }
+
+    #[test]
+    fn suggestions_are_known_unique_and_bounded() {
+        let (idx, ids) = index();
+        for typed in ["a", "e", "dj", "fl", "async", "x".repeat(500).as_str()] {
+            let s = idx.suggest(typed);
+            assert!(s.len() <= MAX_SUGGESTIONS);
+            assert!(s.iter().all(|t| ids.contains(t)), "{typed:?} -> {s:?}");
+            let mut dedup = s.clone();
+            dedup.sort();
+            dedup.dedup();
+            assert_eq!(dedup.len(), s.len(), "{typed:?} -> {s:?}");
+        }
+    }
+}

@@ -99,4 +99,7 @@ pub trait SessionStore: Send + Sync {
     /// Small named values (e.g. the hash of the registered commands).
     fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// Makes everything written so far durable (used on shutdown).
+    fn flush(&self) -> Result<(), StoreError>;
 }

@@ -175,15 +175,9 @@ impl SledStore {
         Ok(SledStore { db, trees, meta })
     }
 
-    /// Durability point: everything committed so far reaches the disk.
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// Flushes and returns when done; used on shutdown.
     pub fn close(&self) -> Result<(), StoreError> {
-        self.flush()
+        SessionStore::flush(self)
     }
 
     fn read_in(t: &TransactionalTree, id: &str) -> Result<Option<Session>, ConflictableTransactionError<EngineError>> {
@@ -363,6 +357,12 @@ impl SessionStore for SledStore {
     fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.meta.insert(key.as_bytes(), value)?;
         self.flush()
+    }
+
+    /// Durability point: everything committed so far reaches the disk.
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,264 @@
+//! One function from an interaction to the response value: decode, call the
+//! app, render. The gateway handler (and any future HTTP endpoint) only
+//! delivers what [`handle`] returns.
+
+use serenity::all::{
+    CommandInteraction, ComponentInteraction, ComponentInteractionDataKind, CreateInteractionResponse, Interaction,
+    Member, Permissions, User,
+};
+
+use super::commands::{self, Request};
+use super::custom_id::{ComponentId, ConsultAction};
+use super::render;
+use crate::app::{discord_owner, Action, App, ConsultView, ViewKind};
+use crate::error::AppError;
+
+/// How an interaction ended, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A refusal or notice the user can act on (not owner, expired, no match...).
+    UserError,
+    /// A click for an older step; the current state was shown again.
+    Stale,
+    /// An id or option that does not decode or does not fit the session.
+    Rejected,
+    /// Our fault; the user got an apology, the log has details.
+    InternalError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::UserError => "user_error",
+            Outcome::Stale => "stale",
+            Outcome::Rejected => "rejected",
+            Outcome::InternalError => "internal_error",
+        }
+    }
+}
+
+pub struct Handled {
+    pub response: CreateInteractionResponse,
+    pub outcome: Outcome,
+}
+
+impl Handled {
+    fn ok(response: CreateInteractionResponse) -> Self {
+        Handled {
+            response,
+            outcome: Outcome::Ok,
+        }
+    }
+}
+
+/// Who clicked or typed.
+struct Caller {
+    owner: String,
+    display_name: String,
+    can_manage_guild: bool,
+}
+
+fn caller(user: &User, member: Option<&Member>) -> Caller {
+    let display_name = member
+        .and_then(|m| m.nick.clone())
+        .or_else(|| user.global_name.clone())
+        .unwrap_or_else(|| user.name.clone());
+    Caller {
+        owner: discord_owner(user.id.get()),
+        display_name,
+        // `member.permissions` is computed by Discord for the channel of the
+        // interaction; outside a server there is none, and no stats.
+        can_manage_guild: member
+            .and_then(|m| m.permissions)
+            .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD) || p.contains(Permissions::ADMINISTRATOR)),
+    }
+}
+
+/// The response for any interaction. `None` for kinds the bot does not
+/// answer over the gateway (pings, modals it never opened).
+pub fn handle(app: &App, interaction: &Interaction) -> Option<Handled> {
+    match interaction {
+        Interaction::Command(cmd) => Some(command(app, cmd)),
+        Interaction::Autocomplete(cmd) => Some(autocomplete(app, cmd)),
+        Interaction::Component(c) => Some(component(app, c)),
+        _ => None,
+    }
+}
+
+/// Turns an application error into the message the user sees.
+fn failure(app: &App, e: AppError) -> Handled {
+    let texts = app.content().knowledge.texts();
+    let (text, outcome) = match e {
+        AppError::User(u) => {
+            tracing::info!(reason = %u, "refused");
+            (u.to_string(), Outcome::UserError)
+        }
+        AppError::Engine(e) => {
+            tracing::warn!(error = %e, "component does not fit the session");
+            (texts.unknown_component.clone(), Outcome::Rejected)
+        }
+        AppError::Stale { current } => {
+            tracing::info!(current, "stale");
+            (texts.stale.clone(), Outcome::Stale)
+        }
+        AppError::Store(e) => {
+            tracing::error!(error = %e, "store failed");
+            (texts.internal_error.clone(), Outcome::InternalError)
+        }
+    };
+    Handled {
+        response: CreateInteractionResponse::Message(render::notice(&text)),
+        outcome,
+    }
+}
+
+fn consult_message(app: &App, view: &ConsultView) -> Handled {
+    let msg = render::consultation(app.content(), view);
+    match view.kind {
+        // The click was applied: update the clicked message in place.
+        ViewKind::Updated => Handled::ok(CreateInteractionResponse::UpdateMessage(msg)),
+        ViewKind::Started | ViewKind::Resumed => Handled::ok(CreateInteractionResponse::Message(msg)),
+        // Not applied: a fresh ephemeral message with the current state, and
+        // the old message stays as it was.
+        ViewKind::Stale => Handled {
+            response: CreateInteractionResponse::Message(msg),
+            outcome: Outcome::Stale,
+        },
+    }
+}
+
+fn command(app: &App, cmd: &CommandInteraction) -> Handled {
+    let who = caller(&cmd.user, cmd.member.as_deref());
+    let content = app.content();
+    let public = |r: Result<crate::app::Reply, AppError>| match r {
+        Ok(reply) => Handled::ok(CreateInteractionResponse::Message(render::reply(content, &reply))),
+        Err(e) => failure(app, e),
+    };
+    let consult = |r: Result<ConsultView, AppError>| match r {
+        Ok(view) => consult_message(app, &view),
+        Err(e) => failure(app, e),
+    };
+    match commands::decode(cmd) {
+        Request::Framework { framework, topic } => public(app.framework_info(&framework, topic.as_deref())),
+        Request::Compare { aspect } => public(app.compare(aspect.as_deref())),
+        Request::Ask { question } => public(app.ask(&question)),
+        Request::ConsultStart => consult(app.consult_start(&who.owner)),
+        Request::ConsultResume => consult(app.consult_resume(&who.owner)),
+        Request::ConsultCancel => consult(app.consult_cancel(&who.owner)),
+        Request::Help => Handled::ok(CreateInteractionResponse::Message(
+            render::reply(content, &app.help()).ephemeral(true),
+        )),
+        Request::ForgetMe => Handled::ok(CreateInteractionResponse::Message(render::forget_confirm(content))),
+        Request::Stats if !who.can_manage_guild => Handled {
+            response: CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().stats_forbidden)),
+            outcome: Outcome::UserError,
+        },
+        Request::Stats => match app.store().stats() {
+            Ok(s) => Handled::ok(CreateInteractionResponse::Message(render::stats(&s))),
+            Err(e) => failure(app, e.into()),
+        },
+        Request::SuggestTopics { .. } | Request::Unknown { .. } => {
+            tracing::warn!(command = %cmd.data.name, "unknown command");
+            Handled {
+                response: CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().unknown_command)),
+                outcome: Outcome::Rejected,
+            }
+        }
+    }
+}
+
+fn autocomplete(app: &App, cmd: &CommandInteraction) -> Handled {
+    let choices = match commands::decode_autocomplete(cmd) {
+        Request::SuggestTopics { typed } => app.suggest_topics(&typed),
+        _ => Vec::new(),
+    };
+    Handled::ok(CreateInteractionResponse::Autocomplete(render::autocomplete(&choices)))
+}
+
+fn component(app: &App, c: &ComponentInteraction) -> Handled {
+    let who = caller(&c.user, c.member.as_ref());
+    let content = app.content();
+    let id = match c.data.custom_id.parse::<ComponentId>() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, custom_id = %render::clip(&c.data.custom_id, 100), "unknown component id");
+            return Handled {
+                response: CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().unknown_component)),
+                outcome: Outcome::Rejected,
+            };
+        }
+    };
+    match id {
+        ComponentId::Consult {
+            session,
+            revision,
+            action,
+        } => {
+            let action = match action {
+                ConsultAction::Share => {
+                    return match app.completed_view(&who.owner, &session) {
+                        Ok(view) => Handled::ok(CreateInteractionResponse::Message(render::shared(
+                            content,
+                            &view,
+                            &who.display_name,
+                        ))),
+                        Err(e) => failure(app, e),
+                    };
+                }
+                ConsultAction::Pick(option) => Action::Answer(vec![option]),
+                ConsultAction::Select => match &c.data.kind {
+                    ComponentInteractionDataKind::StringSelect { values } => {
+                        Action::Answer(values.iter().take(25).cloned().collect())
+                    }
+                    _ => {
+                        return failure(
+                            app,
+                            AppError::Engine(crate::domain::questionnaire::EngineError::ChoiceCount {
+                                question: String::new(),
+                                min: 1,
+                                max: 25,
+                                got: 0,
+                            }),
+                        )
+                    }
+                },
+                ConsultAction::Back => Action::Back,
+                ConsultAction::Restart => Action::Restart,
+                ConsultAction::Cancel => Action::Cancel,
+            };
+            match app.consult_act(&who.owner, &session, revision, action) {
+                Ok(view) => consult_message(app, &view),
+                Err(e) => failure(app, e),
+            }
+        }
+        ComponentId::Topic { topic } => Handled::ok(CreateInteractionResponse::Message(render::related_topic(
+            content, &topic,
+        ))),
+        ComponentId::NewConsult => match app.consult_start(&who.owner) {
+            // Replace the finished message with the new first question.
+            Ok(view) => Handled::ok(CreateInteractionResponse::UpdateMessage(render::consultation(
+                content, &view,
+            ))),
+            Err(e) => failure(app, e),
+        },
+        ComponentId::Forget { confirm } => {
+            let texts = content.knowledge.texts();
+            if !confirm {
+                return Handled::ok(CreateInteractionResponse::UpdateMessage(
+                    render::notice(&texts.forget_cancelled).components(vec![]),
+                ));
+            }
+            match app.forget(&who.owner) {
+                Ok(n) => {
+                    tracing::info!(sessions = n, "forgot a user");
+                    Handled::ok(CreateInteractionResponse::UpdateMessage(
+                        render::notice(&texts.forget_done).components(vec![]),
+                    ))
+                }
+                Err(e) => failure(app, e),
+            }
+        }
+    }
+}

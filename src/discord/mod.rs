@@ -1,0 +1,133 @@
+//! The serenity adapter: connect over the gateway, sync the slash commands,
+//! serve interactions until shutdown.
+//!
+//! - [`commands`]: definitions, decoding, the definitions hash.
+//! - [`custom_id`]: the typed, versioned component id codec.
+//! - [`dispatch`]: interaction -> response value (shared by every transport).
+//! - [`render`]: replies and consultations -> embeds and components.
+//! - [`handler`]: the gateway event handler.
+
+pub mod commands;
+pub mod custom_id;
+pub mod dispatch;
+pub mod handler;
+pub mod render;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serenity::all::{ClientBuilder, GatewayIntents};
+use thiserror::Error;
+use tokio::sync::Semaphore;
+
+use crate::app::App;
+use crate::config::Config;
+use handler::{Handler, SyncPolicy, MAX_IN_FLIGHT};
+
+#[derive(Debug, Error)]
+pub enum DiscordError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("discord: {0}")]
+    Serenity(#[from] serenity::Error),
+    #[error("session store: {0}")]
+    Store(#[from] crate::storage::StoreError),
+    #[error("the application id is unknown: set [discord] application_id")]
+    NoApplicationId,
+}
+
+/// How often expired sessions are swept while running.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How long shutdown waits for in-flight interactions.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of one run.
+pub struct RunOptions {
+    /// Re-register the commands even if the hash is unchanged.
+    pub force_sync: bool,
+    /// Told `true` once connected and commands are synced (tests wait on it).
+    pub ready: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+/// Serves until `shutdown` resolves; then stops the shards, waits for
+/// in-flight interactions and flushes the store.
+pub async fn run(
+    config: &Config,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: RunOptions,
+) -> Result<(), DiscordError> {
+    let token = config.require_token()?;
+    let http = handler::http_client(
+        token.expose(),
+        config.discord.api_base_url.as_deref(),
+        config.discord.application_id,
+    );
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
+    let ready_tx = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
+    let handler = Handler {
+        app: app.clone(),
+        sync: SyncPolicy {
+            guild_id: config.discord.guild_id,
+            force: options.force_sync,
+        },
+        in_flight: in_flight.clone(),
+        ready_tx,
+    };
+    let mut client = ClientBuilder::new_with_http(http, GatewayIntents::empty())
+        .event_handler(handler)
+        .await?;
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing the gateway");
+        shards.shutdown_all().await;
+    });
+    let sweeper = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                tick.tick().await;
+                let app = app.clone();
+                match tokio::task::spawn_blocking(move || app.sweep()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(swept = n, "expired sessions removed"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
+                    _ => {}
+                }
+            }
+        })
+    };
+    let result = client.start().await;
+    sweeper.abort();
+    // Finish what is in flight: every permit back means every handler ended.
+    match tokio::time::timeout(DRAIN_TIMEOUT, in_flight.acquire_many(MAX_IN_FLIGHT)).await {
+        Ok(_) => tracing::info!("in-flight interactions finished"),
+        Err(_) => tracing::warn!("gave up waiting for in-flight interactions"),
+    }
+    in_flight.close();
+    app.store().flush()?;
+    tracing::info!("store flushed; bye");
+    result.map_err(DiscordError::from)
+}
+
+/// `framework-advisor register`: (re)registers the commands over REST only.
+pub async fn register(config: &Config, app: &App) -> Result<(), DiscordError> {
+    let token = config.require_token()?;
+    let http = handler::http_client(
+        token.expose(),
+        config.discord.api_base_url.as_deref(),
+        config.discord.application_id,
+    );
+    if http.application_id().is_none() {
+        let info = http.get_current_application_info().await?;
+        http.set_application_id(info.id);
+    }
+    let policy = SyncPolicy {
+        guild_id: config.discord.guild_id,
+        force: true,
+    };
+    handler::sync_commands(&http, app, app.store().as_ref(), &policy).await?;
+    Ok(())
+}
