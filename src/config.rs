@@ -197,14 +197,6 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn load_str(toml: &str) -> Result<Config, ConfigError> {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("c.toml", toml)?;
-            let r = Config::load(Path::new("c.toml"));
-            Ok(r).map(|r| r)
-        })
-    }
-
     #[test]
     fn missing_file_means_defaults() {
         figment::Jail::expect_with(|_| {
@@ -230,7 +222,6 @@ mod tests {
 
     #[test]
     fn errors_name_the_key_on_one_line() {
-        let _ = load_str; // helper kept for symmetry with the env test
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[storage]\nsession_ttl_hours = \"soon\"\n")?;
             let e = Config::load(Path::new("bad.toml")).unwrap_err().to_string();
