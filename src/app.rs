@@ -82,11 +82,18 @@ pub struct ConsultView {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// `/django`, `/flask` with no topic.
-    Overview { framework: String },
+    Overview {
+        framework: String,
+    },
     /// One topic for one framework.
-    Topic { framework: String, topic: String },
+    Topic {
+        framework: String,
+        topic: String,
+    },
     /// Side by side; `None`: the two overviews.
-    Compare { topic: Option<String> },
+    Compare {
+        topic: Option<String>,
+    },
     /// A free-text question's best topics.
     Answer {
         question: String,
@@ -107,7 +114,9 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("ttl_secs", &self.ttl_secs).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -281,7 +290,9 @@ impl App {
         if let Some(old) = self.store.active(owner, PRIVATE_SCOPE)? {
             if old.is_expired(now, self.ttl_secs) {
                 // Expired but not swept yet: end it so a new one can start.
-                self.store.update(&old.id, &mut |s| s.apply(&self.content.questionnaire, Command::Cancel, now))?;
+                self.store.update(&old.id, &mut |s| {
+                    s.apply(&self.content.questionnaire, Command::Cancel, now)
+                })?;
             }
         }
         let session = Session::start(
@@ -301,7 +312,11 @@ impl App {
     /// `/consult resume`: the active consultation, shown again.
     pub fn consult_resume(&self, owner: &str) -> Result<ConsultView, AppError> {
         match self.live_active(owner, PRIVATE_SCOPE)? {
-            Some(s) => Ok(self.view(s, ViewKind::Resumed, Some(self.content.knowledge.texts().resumed.clone()))),
+            Some(s) => Ok(self.view(
+                s,
+                ViewKind::Resumed,
+                Some(self.content.knowledge.texts().resumed.clone()),
+            )),
             None => Err(self.user_error(|t| &t.no_active)),
         }
     }
@@ -393,7 +408,9 @@ pub fn sanitise_question(raw: &str) -> String {
     let cleaned: String = raw
         .chars()
         .filter(|c| !c.is_control() || c.is_whitespace())
-        .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'))
+        .filter(
+            |c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'),
+        )
         .take(MAX_QUESTION_CHARS * 2)
         .collect();
     let folded = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -36,7 +36,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     pub token: Secret,
@@ -49,17 +49,6 @@ pub struct DiscordConfig {
     pub api_base_url: Option<String>,
 }
 
-impl Default for DiscordConfig {
-    fn default() -> Self {
-        DiscordConfig {
-            token: Secret::default(),
-            application_id: None,
-            guild_id: None,
-            api_base_url: None,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContentConfig {
@@ -68,7 +57,9 @@ pub struct ContentConfig {
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        ContentConfig { dir: "responses".into() }
+        ContentConfig {
+            dir: "responses".into(),
+        }
     }
 }
 
@@ -135,11 +126,13 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, then `path` if it exists, then the environment.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        Self::figment(path).extract().map_err(|e| {
-            // One line: figment's Display can span several for nested errors.
-            ConfigError::Invalid(e.to_string().lines().next().unwrap_or_default().to_string())
-        })
-        .and_then(|c: Config| c.validate().map(|()| c))
+        Self::figment(path)
+            .extract()
+            .map_err(|e| {
+                // One line: figment's Display can span several for nested errors.
+                ConfigError::Invalid(e.to_string().lines().next().unwrap_or_default().to_string())
+            })
+            .and_then(|c: Config| c.validate().map(|()| c))
     }
 
     fn figment(path: &Path) -> Figment {
@@ -194,6 +187,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's Jail returns its own large error type; that is the test API.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

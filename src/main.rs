@@ -16,7 +16,11 @@ use framework_advisor::domain::content::Content;
 use framework_advisor::storage::{SessionStore, SledStore};
 
 #[derive(Parser, Debug)]
-#[command(name = "framework-advisor", version, about = "Helps teams choose between Django and Flask")]
+#[command(
+    name = "framework-advisor",
+    version,
+    about = "Helps teams choose between Django and Flask"
+)]
 struct Cli {
     /// Configuration file (TOML). A missing file means defaults.
     #[arg(long, global = true, default_value = "config.toml")]
@@ -57,9 +61,17 @@ fn init_logging(config: &Config, default_filter: &str) {
     use tracing_subscriber::EnvFilter;
     // RUST_LOG wins; else the configured filter (or the command's default).
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(if config.log.filter == "info" { default_filter } else { &config.log.filter }))
+        .or_else(|_| {
+            EnvFilter::try_new(if config.log.filter == "info" {
+                default_filter
+            } else {
+                &config.log.filter
+            })
+        })
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -155,7 +167,12 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 force_sync: *register,
                 ready: None,
             };
-            runtime()?.block_on(framework_advisor::discord::run(&config, app, shutdown_signal(), options))?;
+            runtime()?.block_on(framework_advisor::discord::run(
+                &config,
+                app,
+                shutdown_signal(),
+                options,
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Register => {

@@ -75,14 +75,21 @@ fn assert_one(errors: &[ContentError], file: &str, entry: &str, says: &[&str]) {
 /// Asserts that one of the problems is in `file`, for `entry`, and says `says`.
 #[track_caller]
 fn assert_problem(errors: &[ContentError], file: &str, entry: &str, says: &[&str]) {
-    let found = errors.iter().any(|e| {
-        e.file.ends_with(file) && e.entry == entry && says.iter().all(|s| e.message.contains(s))
-    });
-    assert!(found, "no problem in {file} / {entry} saying {says:?}; got:\n{}", show(errors));
+    let found = errors
+        .iter()
+        .any(|e| e.file.ends_with(file) && e.entry == entry && says.iter().all(|s| e.message.contains(s)));
+    assert!(
+        found,
+        "no problem in {file} / {entry} saying {says:?}; got:\n{}",
+        show(errors)
+    );
     for e in errors {
         // The Display form is what `check` prints: file, entry and message on one line.
         let shown = e.to_string();
-        assert!(shown.starts_with(&e.file) && shown.contains(&e.entry) && !shown.contains('\n'), "{shown}");
+        assert!(
+            shown.starts_with(&e.file) && shown.contains(&e.entry) && !shown.contains('\n'),
+            "{shown}"
+        );
     }
 }
 
@@ -120,11 +127,19 @@ fn questionnaire_meets_requirements() {
     // Every option of every question has a weight for both frameworks.
     for question in &q.questions {
         for o in &question.options {
-            assert!(o.weights.contains_key("django") && o.weights.contains_key("flask"), "{}/{}", question.id, o.id);
+            assert!(
+                o.weights.contains_key("django") && o.weights.contains_key("flask"),
+                "{}/{}",
+                question.id,
+                o.id
+            );
         }
     }
     // The first question is asked unconditionally.
-    assert_eq!(q.next_question(&[]).map(|x| x.id.as_str()), Some(q.questions[0].id.as_str()));
+    assert_eq!(
+        q.next_question(&[]).map(|x| x.id.as_str()),
+        Some(q.questions[0].id.as_str())
+    );
 }
 
 #[test]
@@ -164,7 +179,11 @@ fn every_topic_name_resolves_to_its_topic() {
     let kb = &c.knowledge;
     for t in &kb.topics {
         for name in std::iter::once(&t.title).chain(&t.aliases) {
-            assert_eq!(kb.topic_by_name(name).map(|x| x.id.as_str()), Some(t.id.as_str()), "{name:?}");
+            assert_eq!(
+                kb.topic_by_name(name).map(|x| x.id.as_str()),
+                Some(t.id.as_str()),
+                "{name:?}"
+            );
         }
     }
 }
@@ -175,14 +194,28 @@ fn every_topic_name_resolves_to_its_topic() {
 
 #[test]
 fn unknown_key_in_frameworks() {
-    let (errors, line) = broken(FRAMEWORKS_FILE, "colour = 0x0C4B33\n", "colour = 0x0C4B33\ncolor = 0x0C4B33\n");
-    assert_one(&errors, FRAMEWORKS_FILE, "parse", &["unknown field `color`", &line_marker(line + 1)]);
+    let (errors, line) = broken(
+        FRAMEWORKS_FILE,
+        "colour = 0x0C4B33\n",
+        "colour = 0x0C4B33\ncolor = 0x0C4B33\n",
+    );
+    assert_one(
+        &errors,
+        FRAMEWORKS_FILE,
+        "parse",
+        &["unknown field `color`", &line_marker(line + 1)],
+    );
 }
 
 #[test]
 fn unknown_key_in_topics() {
     let (errors, line) = broken(TOPICS_FILE, "id = \"orm\"\n", "id = \"orm\"\nsummary = \"an ORM\"\n");
-    assert_one(&errors, TOPICS_FILE, "parse", &["unknown field `summary`", &line_marker(line + 1)]);
+    assert_one(
+        &errors,
+        TOPICS_FILE,
+        "parse",
+        &["unknown field `summary`", &line_marker(line + 1)],
+    );
 }
 
 #[test]
@@ -192,7 +225,12 @@ fn unknown_key_in_questionnaire() {
         "id = \"essential\"\n",
         "id = \"essential\"\nweight = { django = 4, flask = 0 }\n",
     );
-    assert_one(&errors, QUESTIONNAIRE_FILE, "parse", &["unknown field `weight`", &line_marker(line + 1)]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "parse",
+        &["unknown field `weight`", &line_marker(line + 1)],
+    );
 }
 
 #[test]
@@ -202,7 +240,12 @@ fn unknown_key_in_messages() {
         "lean_even = \"Even so far\"\n",
         "lean_even = \"Even so far\"\nlean_neutral = \"Neutral\"\n",
     );
-    assert_one(&errors, MESSAGES_FILE, "parse", &["unknown field `lean_neutral`", &line_marker(line + 1)]);
+    assert_one(
+        &errors,
+        MESSAGES_FILE,
+        "parse",
+        &["unknown field `lean_neutral`", &line_marker(line + 1)],
+    );
 }
 
 #[test]
@@ -251,7 +294,12 @@ fn weight_missing_for_one_framework() {
         "weights = { django = 4, flask = 0 }\nreaction = \"That's exactly",
         "weights = { django = 4 }\nreaction = \"That's exactly",
     );
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"admin\", option \"essential\"", &["no \"flask\""]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"admin\", option \"essential\"",
+        &["no \"flask\""],
+    );
 }
 
 #[test]
@@ -261,7 +309,12 @@ fn show_if_on_an_unknown_question() {
         "show_if = { question = \"project_type\", any_of = [\"ml_serving\"] }",
         "show_if = { question = \"project_kind\", any_of = [\"ml_serving\"] }",
     );
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"ml_kind\"", &["show_if", "unknown question \"project_kind\""]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"ml_kind\"",
+        &["show_if", "unknown question \"project_kind\""],
+    );
 }
 
 #[test]
@@ -271,7 +324,12 @@ fn skip_if_on_a_later_question() {
         "skip_if = { question = \"project_type\", any_of = [\"api_only\", \"microservice\", \"ml_serving\"] }",
         "skip_if = { question = \"scale\", any_of = [\"high_traffic\"] }",
     );
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"templates\"", &["skip_if", "\"scale\"", "not an earlier question"]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"templates\"",
+        &["skip_if", "\"scale\"", "not an earlier question"],
+    );
 }
 
 #[test]
@@ -333,7 +391,12 @@ fn duplicate_question_id() {
 #[test]
 fn duplicate_option_id_in_one_question() {
     let (errors, _) = broken(QUESTIONNAIRE_FILE, "id = \"occasional\"\n", "id = \"essential\"\n");
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"admin\", option \"essential\"", &["defined twice"]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"admin\", option \"essential\"",
+        &["defined twice"],
+    );
 }
 
 #[test]
@@ -391,7 +454,12 @@ fn twenty_six_options_in_one_question() {
     text.push_str(&extra_options(26 - last.options.len()));
     fs::write(&path, text).unwrap();
     let errors = load_err(dir.path());
-    assert_one(&errors, QUESTIONNAIRE_FILE, &format!("question {:?}", last.id), &["has 26 options", "2..=25"]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        &format!("question {:?}", last.id),
+        &["has 26 options", "2..=25"],
+    );
 }
 
 #[test]
@@ -455,18 +523,36 @@ fn unknown_signal() {
 #[test]
 fn multi_choice_bounds_that_do_not_fit() {
     let (errors, _) = broken(QUESTIONNAIRE_FILE, "max_choices = 5\n", "max_choices = 6\n");
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"realtime_kind\"", &["1..=6", "5 options"]);
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"realtime_kind\"",
+        &["1..=6", "5 options"],
+    );
 }
 
 #[test]
 fn choice_bounds_on_a_single_choice_question() {
-    let (errors, _) = broken(QUESTIONNAIRE_FILE, "id = \"deadline\"\n", "id = \"deadline\"\nmax_choices = 2\n");
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"deadline\"", &["only apply to kind = \"multi\""]);
+    let (errors, _) = broken(
+        QUESTIONNAIRE_FILE,
+        "id = \"deadline\"\n",
+        "id = \"deadline\"\nmax_choices = 2\n",
+    );
+    assert_one(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"deadline\"",
+        &["only apply to kind = \"multi\""],
+    );
 }
 
 #[test]
 fn option_id_that_cannot_travel_in_a_custom_id() {
-    let (errors, _) = broken(QUESTIONNAIRE_FILE, "id = \"batch_scoring\"\n", "id = \"Batch Scoring\"\n");
+    let (errors, _) = broken(
+        QUESTIONNAIRE_FILE,
+        "id = \"batch_scoring\"\n",
+        "id = \"Batch Scoring\"\n",
+    );
     assert_one(
         &errors,
         QUESTIONNAIRE_FILE,
@@ -513,7 +599,12 @@ fn fact_with_a_bad_as_of() {
         "source = \"https://docs.djangoproject.com/en/stable/releases/5.2/\"\nas_of = \"2026-11\"",
         "source = \"https://docs.djangoproject.com/en/stable/releases/5.2/\"\nas_of = \"November 2026\"",
     );
-    assert_one(&errors, TOPICS_FILE, "topic \"features\"", &["as_of \"November 2026\"", "YYYY-MM"]);
+    assert_one(
+        &errors,
+        TOPICS_FILE,
+        "topic \"features\"",
+        &["as_of \"November 2026\"", "YYYY-MM"],
+    );
 }
 
 #[test]
@@ -533,7 +624,12 @@ fn fact_whose_source_is_not_a_url() {
         "source = \"https://docs.djangoproject.com/en/stable/releases/5.2/\"",
         "source = \"the Django 5.2 release notes\"",
     );
-    assert_one(&errors, TOPICS_FILE, "topic \"features\"", &["source \"the Django 5.2 release notes\" is not a URL"]);
+    assert_one(
+        &errors,
+        TOPICS_FILE,
+        "topic \"features\"",
+        &["source \"the Django 5.2 release notes\" is not a URL"],
+    );
 }
 
 #[test]
@@ -553,7 +649,12 @@ fn same_alias_in_two_topics() {
         "aliases = [\"auth\", \"authentication\",",
         "aliases = [\"auth\", \"ORM\", \"authentication\",",
     );
-    assert_one(&errors, TOPICS_FILE, "topic \"auth\"", &["\"ORM\"", "also used by topic \"orm\""]);
+    assert_one(
+        &errors,
+        TOPICS_FILE,
+        "topic \"auth\"",
+        &["\"ORM\"", "also used by topic \"orm\""],
+    );
 }
 
 #[test]
@@ -564,16 +665,17 @@ fn alias_that_differs_only_in_separators_is_a_duplicate() {
         "aliases = [\"auth\", \"Learning-Curve\", \"authentication\",",
     );
     // Reported on the later of the two topics, naming the earlier one.
-    assert_one(&errors, TOPICS_FILE, "topic \"learning_curve\"", &["also used by topic \"auth\""]);
+    assert_one(
+        &errors,
+        TOPICS_FILE,
+        "topic \"learning_curve\"",
+        &["also used by topic \"auth\""],
+    );
 }
 
 #[test]
 fn at_sign_in_text_is_refused() {
-    let (errors, _) = broken(
-        TOPICS_FILE,
-        "title = \"Security\"",
-        "title = \"Security @everyone\"",
-    );
+    let (errors, _) = broken(TOPICS_FILE, "title = \"Security\"", "title = \"Security @everyone\"");
     assert_one(&errors, TOPICS_FILE, "topic \"security\"", &["contains '@'"]);
 }
 
@@ -587,7 +689,12 @@ fn framework_url_must_be_https() {
         "docs_url = \"https://docs.djangoproject.com/en/stable/\"",
         "docs_url = \"http://docs.djangoproject.com/en/stable/\"",
     );
-    assert_one(&errors, FRAMEWORKS_FILE, "framework \"django\"", &["docs_url", "https URL"]);
+    assert_one(
+        &errors,
+        FRAMEWORKS_FILE,
+        "framework \"django\"",
+        &["docs_url", "https URL"],
+    );
 }
 
 #[test]
@@ -651,13 +758,28 @@ fn missing_directory_names_every_file() {
 #[test]
 fn problems_in_several_files_are_all_reported() {
     let dir = copy_responses();
-    edit(dir.path(), MESSAGES_FILE, "shared_by = \"Consultation result shared by {name}\"", "shared_by = \"x\"");
-    edit(dir.path(), QUESTIONNAIRE_FILE, "weights = { django = 4, flask = 0 }", "weights = { django = 9, flask = 0 }");
+    edit(
+        dir.path(),
+        MESSAGES_FILE,
+        "shared_by = \"Consultation result shared by {name}\"",
+        "shared_by = \"x\"",
+    );
+    edit(
+        dir.path(),
+        QUESTIONNAIRE_FILE,
+        "weights = { django = 4, flask = 0 }",
+        "weights = { django = 9, flask = 0 }",
+    );
     edit(dir.path(), TOPICS_FILE, "id = \"orm\"\n", "id = \"orm\nx");
     let errors = load_err(dir.path());
     assert_eq!(errors.len(), 3, "{}", show(&errors));
     assert_problem(&errors, MESSAGES_FILE, "text.shared_by", &["{name}"]);
-    assert_problem(&errors, QUESTIONNAIRE_FILE, "question \"admin\", option \"essential\"", &["django = 9"]);
+    assert_problem(
+        &errors,
+        QUESTIONNAIRE_FILE,
+        "question \"admin\", option \"essential\"",
+        &["django = 9"],
+    );
     assert_problem(&errors, TOPICS_FILE, "parse", &[]);
     let all = ContentErrors(errors).to_string();
     assert!(all.starts_with("3 problem(s)"), "{all}");
@@ -675,14 +797,19 @@ fn committed_fixtures_are_each_refused() {
         let expect: toml::Value = toml::from_str(&fs::read_to_string(case.join("expect.toml")).unwrap()).unwrap();
         let file = expect["file"].as_str().unwrap();
         let entry = expect["entry"].as_str().unwrap();
-        let says: Vec<&str> = expect["says"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let says: Vec<&str> = expect["says"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
         let dir = copy_responses();
         fs::copy(case.join(file), dir.path().join(file)).unwrap();
         let errors = load_err(dir.path());
         assert!(
-            errors.iter().any(|e| e.file.ends_with(file)
-                && e.entry == entry
-                && says.iter().all(|s| e.message.contains(s))),
+            errors
+                .iter()
+                .any(|e| e.file.ends_with(file) && e.entry == entry && says.iter().all(|s| e.message.contains(s))),
             "{}: no problem in {file} / {entry} saying {says:?}; got:\n{}",
             case.display(),
             show(&errors)

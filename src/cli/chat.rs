@@ -213,7 +213,10 @@ impl<'a, W: Write> Chat<'a, W> {
                 ),
                 ConsultInput::Act(a) => a,
             };
-            match self.app.consult_act(&self.owner, &view.session.id, view.session.revision, action) {
+            match self
+                .app
+                .consult_act(&self.owner, &view.session.id, view.session.revision, action)
+            {
                 Ok(v) => view = v,
                 Err(e) => {
                     let msg = match &e {
@@ -252,7 +255,10 @@ mod tests {
 
     #[test]
     fn parses_consult_lines() {
-        assert_eq!(parse_consult_line(" 2 \n", 3), ConsultInput::Act(Action::Answer(vec!["1".into()])));
+        assert_eq!(
+            parse_consult_line(" 2 \n", 3),
+            ConsultInput::Act(Action::Answer(vec!["1".into()]))
+        );
         assert_eq!(
             parse_consult_line("1, 3", 3),
             ConsultInput::Act(Action::Answer(vec!["0".into(), "2".into()]))

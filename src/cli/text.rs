@@ -17,7 +17,7 @@ fn name(content: &Content, framework: &str) -> String {
 
 /// A bar of `width` cells, `filled` of `total` full.
 pub fn bar(filled: usize, total: usize, width: usize) -> String {
-    let n = if total == 0 { 0 } else { (filled * width + total / 2) / total }.min(width);
+    let n = (filled * width + total / 2).checked_div(total).unwrap_or(0).min(width);
     format!("{}{}", "█".repeat(n), "░".repeat(width - n))
 }
 
@@ -27,13 +27,27 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
     match reply {
         Reply::Overview { framework } => {
             if let Some(f) = kb.framework(framework) {
-                let _ = writeln!(out, "{} — {}\n\n{}\n\nDocs: {}", f.name, f.tagline, f.summary, f.docs_url);
-                let _ = writeln!(out, "\nTopics: {}", kb.topics.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "));
+                let _ = writeln!(
+                    out,
+                    "{} — {}\n\n{}\n\nDocs: {}",
+                    f.name, f.tagline, f.summary, f.docs_url
+                );
+                let _ = writeln!(
+                    out,
+                    "\nTopics: {}",
+                    kb.topics.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                );
             }
         }
         Reply::Topic { framework, topic } => {
             if let (Some(f), Some(t)) = (kb.framework(framework), kb.topic(topic)) {
-                let _ = writeln!(out, "{} — {}\n\n{}", f.name, t.title, t.side(framework).unwrap_or_default());
+                let _ = writeln!(
+                    out,
+                    "{} — {}\n\n{}",
+                    f.name,
+                    t.title,
+                    t.side(framework).unwrap_or_default()
+                );
                 for fact in t.facts_for(framework) {
                     let _ = writeln!(out, "  • {} (source: {}, as of {})", fact.text, fact.source, fact.as_of);
                 }
@@ -43,12 +57,20 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
             for f in &kb.frameworks {
                 let _ = writeln!(out, "== {} ==\n{}\n", f.name, f.tagline);
             }
-            let _ = writeln!(out, "Pick an aspect: {}", kb.topics.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "));
+            let _ = writeln!(
+                out,
+                "Pick an aspect: {}",
+                kb.topics.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+            );
         }
         Reply::Compare { topic: Some(topic) } => {
             if let Some(t) = kb.topic(topic) {
                 let _ = writeln!(out, "{}: Django vs Flask\n", t.title);
-                let _ = writeln!(out, "== Django ==\n{}\n\n== Flask ==\n{}\n\nBottom line: {}", t.django, t.flask, t.comparison);
+                let _ = writeln!(
+                    out,
+                    "== Django ==\n{}\n\n== Flask ==\n{}\n\nBottom line: {}",
+                    t.django, t.flask, t.comparison
+                );
             }
         }
         Reply::Answer { hits, framework, .. } => {
@@ -62,7 +84,11 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
                         let _ = writeln!(out, "{}", best.comparison);
                     }
                 }
-                let related: Vec<&str> = hits[1..].iter().filter_map(|h| kb.topic(&h.topic)).map(|t| t.title.as_str()).collect();
+                let related: Vec<&str> = hits[1..]
+                    .iter()
+                    .filter_map(|h| kb.topic(&h.topic))
+                    .map(|t| t.title.as_str())
+                    .collect();
                 if !related.is_empty() {
                     let _ = writeln!(out, "\nRelated: {}", related.join(" · "));
                 }
@@ -111,7 +137,9 @@ pub fn consultation(content: &Content, view: &ConsultView) -> String {
         }
         Status::Active => {
             let q = &content.questionnaire;
-            let Some(question) = q.next_question(&session.answers) else { return out };
+            let Some(question) = q.next_question(&session.answers) else {
+                return out;
+            };
             if let Some(r) = &session.last_reaction {
                 let _ = writeln!(out, "» {r}\n");
             }
@@ -148,17 +176,33 @@ pub fn recommendation(content: &Content, rec: &Recommendation) -> String {
         Verdict::CloseCall { leaning: None } => "A close call".to_string(),
     };
     let _ = writeln!(out, "=== {title} ===");
-    let _ = writeln!(out, "Confidence: {}% {}", rec.confidence, bar(rec.confidence as usize, 100, 20));
+    let _ = writeln!(
+        out,
+        "Confidence: {}% {}",
+        rec.confidence,
+        bar(rec.confidence as usize, 100, 20)
+    );
     if let Some(advice) = &rec.close_call_advice {
         let _ = writeln!(out, "\n{advice}");
     }
     if !rec.reasons.is_empty() {
         let _ = writeln!(out, "\nWhy:");
         for r in &rec.reasons {
-            let _ = writeln!(out, "  → {}: {} ({:+.1} toward {})", r.option_label, r.text, r.points, name(content, &r.toward));
+            let _ = writeln!(
+                out,
+                "  → {}: {} ({:+.1} toward {})",
+                r.option_label,
+                r.text,
+                r.points,
+                name(content, &r.toward)
+            );
         }
     }
-    for (head, list) in [("Trade-offs to watch", &rec.tradeoffs), ("Next steps", &rec.next_steps), ("Packages", &rec.packages)] {
+    for (head, list) in [
+        ("Trade-offs to watch", &rec.tradeoffs),
+        ("Next steps", &rec.next_steps),
+        ("Packages", &rec.packages),
+    ] {
         if !list.is_empty() {
             let _ = writeln!(out, "\n{head}:");
             for item in list {

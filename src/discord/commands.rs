@@ -13,9 +13,16 @@ use crate::domain::knowledge::CommandTexts;
 /// What a slash command (or its autocomplete) asks for, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Framework { framework: String, topic: Option<String> },
-    Compare { aspect: Option<String> },
-    Ask { question: String },
+    Framework {
+        framework: String,
+        topic: Option<String>,
+    },
+    Compare {
+        aspect: Option<String>,
+    },
+    Ask {
+        question: String,
+    },
     ConsultStart,
     ConsultResume,
     ConsultCancel,
@@ -23,9 +30,13 @@ pub enum Request {
     ForgetMe,
     Stats,
     /// Autocomplete of a topic/aspect option: what was typed so far.
-    SuggestTopics { typed: String },
+    SuggestTopics {
+        typed: String,
+    },
     /// Anything this build does not know (an old or foreign command).
-    Unknown { name: String },
+    Unknown {
+        name: String,
+    },
 }
 
 /// Longest `/ask` question Discord will let through (the option's max_length).
@@ -46,8 +57,16 @@ pub fn definitions(t: &CommandTexts) -> Vec<CreateCommand> {
             .max_length(100)
     };
     vec![
-        scoped(CreateCommand::new("django").description(&t.django).add_option(topic_option(&t.option_topic))),
-        scoped(CreateCommand::new("flask").description(&t.flask).add_option(topic_option(&t.option_topic))),
+        scoped(
+            CreateCommand::new("django")
+                .description(&t.django)
+                .add_option(topic_option(&t.option_topic)),
+        ),
+        scoped(
+            CreateCommand::new("flask")
+                .description(&t.flask)
+                .add_option(topic_option(&t.option_topic)),
+        ),
         scoped(
             CreateCommand::new("compare").description(&t.compare).add_option(
                 CreateCommandOption::new(CommandOptionType::String, "aspect", &t.option_aspect)
@@ -67,20 +86,40 @@ pub fn definitions(t: &CommandTexts) -> Vec<CreateCommand> {
         scoped(
             CreateCommand::new("consult")
                 .description(&t.consult)
-                .add_option(CreateCommandOption::new(CommandOptionType::SubCommand, "start", &t.consult_start))
-                .add_option(CreateCommandOption::new(CommandOptionType::SubCommand, "resume", &t.consult_resume))
-                .add_option(CreateCommandOption::new(CommandOptionType::SubCommand, "cancel", &t.consult_cancel)),
+                .add_option(CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "start",
+                    &t.consult_start,
+                ))
+                .add_option(CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "resume",
+                    &t.consult_resume,
+                ))
+                .add_option(CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "cancel",
+                    &t.consult_cancel,
+                )),
         ),
         scoped(
             CreateCommand::new("advisor")
                 .description(&t.advisor)
-                .add_option(CreateCommandOption::new(CommandOptionType::SubCommand, "help", &t.advisor_help))
+                .add_option(CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "help",
+                    &t.advisor_help,
+                ))
                 .add_option(CreateCommandOption::new(
                     CommandOptionType::SubCommand,
                     "forget-me",
                     &t.advisor_forget_me,
                 ))
-                .add_option(CreateCommandOption::new(CommandOptionType::SubCommand, "stats", &t.advisor_stats)),
+                .add_option(CreateCommandOption::new(
+                    CommandOptionType::SubCommand,
+                    "stats",
+                    &t.advisor_stats,
+                )),
         ),
     ]
 }

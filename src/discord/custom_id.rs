@@ -57,7 +57,10 @@ pub enum ParseError {
 
 /// Ids embedded in custom_ids: content and session ids are `[a-z0-9_]`.
 fn valid_token(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 impl fmt::Display for ComponentId {
@@ -214,9 +217,6 @@ mod tests {
         ] {
             assert!(bad.parse::<ComponentId>().is_err(), "{bad:?} should be rejected");
         }
-        assert_eq!(
-            "x".repeat(101).parse::<ComponentId>(),
-            Err(ParseError::TooLong(101))
-        );
+        assert_eq!("x".repeat(101).parse::<ComponentId>(), Err(ParseError::TooLong(101)));
     }
 }

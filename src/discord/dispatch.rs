@@ -162,7 +162,9 @@ fn command(app: &App, cmd: &CommandInteraction) -> Handled {
         Request::SuggestTopics { .. } | Request::Unknown { .. } => {
             tracing::warn!(command = %cmd.data.name, "unknown command");
             Handled {
-                response: CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().unknown_command)),
+                response: CreateInteractionResponse::Message(render::notice(
+                    &content.knowledge.texts().unknown_command,
+                )),
                 outcome: Outcome::Rejected,
             }
         }
@@ -185,7 +187,9 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
         Err(e) => {
             tracing::warn!(error = %e, custom_id = %render::clip(&c.data.custom_id, 100), "unknown component id");
             return Handled {
-                response: CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().unknown_component)),
+                response: CreateInteractionResponse::Message(render::notice(
+                    &content.knowledge.texts().unknown_component,
+                )),
                 outcome: Outcome::Rejected,
             };
         }

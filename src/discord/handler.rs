@@ -145,14 +145,18 @@ impl EventHandler for Handler {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         match delivered {
             Ok(()) => tracing::info!(outcome = outcome.as_str(), duration_ms = ms, "handled"),
-            Err(e) => tracing::error!(outcome = outcome.as_str(), duration_ms = ms, error = %e, "delivering the response failed"),
+            Err(e) => {
+                tracing::error!(outcome = outcome.as_str(), duration_ms = ms, error = %e, "delivering the response failed")
+            }
         }
     }
 }
 
 impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handler").field("sync", &self.sync).finish_non_exhaustive()
+        f.debug_struct("Handler")
+            .field("sync", &self.sync)
+            .finish_non_exhaustive()
     }
 }
 

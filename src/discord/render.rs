@@ -40,7 +40,7 @@ pub mod limits {
 }
 
 /// Colour of a close call and of neutral messages (Discord's "blurple" grey).
-const NEUTRAL: u32 = 0x99AA_B5;
+const NEUTRAL: u32 = 0x0099_AAB5;
 
 /// At most `max` characters, with an ellipsis when cut.
 pub fn clip(s: &str, max: usize) -> String {
@@ -81,7 +81,8 @@ impl EmbedSpec {
         self.title = clip(&self.title, limits::TITLE);
         self.description = clip(&self.description, limits::DESCRIPTION);
         self.fields.truncate(limits::FIELDS);
-        self.fields.retain(|(n, v, _)| !n.trim().is_empty() && !v.trim().is_empty());
+        self.fields
+            .retain(|(n, v, _)| !n.trim().is_empty() && !v.trim().is_empty());
         for (n, v, _) in &mut self.fields {
             *n = clip(n, limits::FIELD_NAME);
             *v = clip(v, limits::FIELD_VALUE);
@@ -148,11 +149,15 @@ pub fn notice(text: &str) -> CreateInteractionResponseMessage {
 }
 
 fn framework_name(content: &Content, id: &str) -> String {
-    content.knowledge.framework(id).map_or_else(|| id.to_string(), |f| f.name.clone())
+    content
+        .knowledge
+        .framework(id)
+        .map_or_else(|| id.to_string(), |f| f.name.clone())
 }
 
 fn colour_of(content: &Content, id: Option<&str>) -> u32 {
-    id.and_then(|id| content.knowledge.framework(id)).map_or(NEUTRAL, |f| f.colour)
+    id.and_then(|id| content.knowledge.framework(id))
+        .map_or(NEUTRAL, |f| f.colour)
 }
 
 fn bullets(items: &[String]) -> String {
@@ -186,7 +191,12 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                 return notice(&kb.texts().no_match);
             };
             let facts: Vec<_> = f.facts.iter().collect();
-            let topics = kb.topics.iter().map(|t| format!("`{}`", t.id)).collect::<Vec<_>>().join(" ");
+            let topics = kb
+                .topics
+                .iter()
+                .map(|t| format!("`{}`", t.id))
+                .collect::<Vec<_>>()
+                .join(" ");
             components.push(CreateActionRow::Buttons(vec![
                 CreateButton::new_link(&f.docs_url).label("Documentation"),
                 CreateButton::new_link(&f.website_url).label("Website"),
@@ -225,7 +235,11 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                 .map(|f| (f.name.clone(), format!("*{}*\n{}", f.tagline, f.summary), true))
                 .chain(std::iter::once((
                     "Compare one aspect".into(),
-                    kb.topics.iter().map(|t| format!("`{}`", t.id)).collect::<Vec<_>>().join(" "),
+                    kb.topics
+                        .iter()
+                        .map(|t| format!("`{}`", t.id))
+                        .collect::<Vec<_>>()
+                        .join(" "),
                     false,
                 )))
                 .collect(),
@@ -316,7 +330,10 @@ fn stats_spec(s: &Stats) -> EmbedSpec {
         if m.is_empty() {
             "none yet".to_string()
         } else {
-            m.iter().map(|(k, v)| format!("`{k}` {v}")).collect::<Vec<_>>().join("\n")
+            m.iter()
+                .map(|(k, v)| format!("`{k}` {v}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         }
     };
     EmbedSpec {
@@ -401,10 +418,13 @@ fn answer_row(session: &Session, q: &Question) -> CreateActionRow {
     };
     let max = max.min(limits::SELECT_OPTIONS) as u8;
     CreateActionRow::SelectMenu(
-        CreateSelectMenu::new(consult_id(session, ConsultAction::Select), CreateSelectMenuKind::String { options })
-            .placeholder(placeholder)
-            .min_values(min as u8)
-            .max_values(max),
+        CreateSelectMenu::new(
+            consult_id(session, ConsultAction::Select),
+            CreateSelectMenuKind::String { options },
+        )
+        .placeholder(placeholder)
+        .min_values(min as u8)
+        .max_values(max),
     )
 }
 
@@ -461,7 +481,11 @@ pub fn verdict_title(content: &Content, verdict: &Verdict) -> String {
 
 /// The recommendation embed.
 pub fn recommendation_spec(content: &Content, rec: &Recommendation) -> EmbedSpec {
-    let mut description = format!("Confidence **{}%** `{}`", rec.confidence, bar(rec.confidence as usize, 100, 20));
+    let mut description = format!(
+        "Confidence **{}%** `{}`",
+        rec.confidence,
+        bar(rec.confidence as usize, 100, 20)
+    );
     if let Some(a) = &rec.close_call_advice {
         description.push_str(&format!("\n\n{a}"));
     }
@@ -539,13 +563,17 @@ pub fn consultation(content: &Content, view: &ConsultView) -> CreateInteractionR
                     .style(ButtonStyle::Secondary),
             );
             buttons.truncate(limits::BUTTONS_PER_ROW);
-            msg.embed(spec.build()).components(vec![CreateActionRow::Buttons(buttons)])
+            msg.embed(spec.build())
+                .components(vec![CreateActionRow::Buttons(buttons)])
         }
         Status::Cancelled => msg
             .embed(
                 EmbedSpec {
                     title: "Consultation cancelled".into(),
-                    description: view.notice.clone().unwrap_or_else(|| content.knowledge.texts().cancelled.clone()),
+                    description: view
+                        .notice
+                        .clone()
+                        .unwrap_or_else(|| content.knowledge.texts().cancelled.clone()),
                     colour: NEUTRAL,
                     ..Default::default()
                 }

@@ -110,7 +110,9 @@ impl Problems {
     fn id(&mut self, file: &str, entry: &str, id: &str) {
         let ok = !id.is_empty()
             && id.len() <= limits::ID
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !ok {
             self.push(
                 file,
@@ -134,7 +136,10 @@ impl Problems {
             self.push(
                 file,
                 entry,
-                format!("{what} names unknown framework {key:?} (known: {})", FRAMEWORK_IDS.join(", ")),
+                format!(
+                    "{what} names unknown framework {key:?} (known: {})",
+                    FRAMEWORK_IDS.join(", ")
+                ),
             );
         }
     }
@@ -145,7 +150,11 @@ impl Problems {
             self.push(file, entry, format!("fact source {:?} is not a URL", fact.source));
         }
         if !valid_as_of(&fact.as_of) {
-            self.push(file, entry, format!("fact as_of {:?} is not YYYY-MM or YYYY-MM-DD", fact.as_of));
+            self.push(
+                file,
+                entry,
+                format!("fact as_of {:?} is not YYYY-MM or YYYY-MM-DD", fact.as_of),
+            );
         }
         match (&fact.framework, needs_framework) {
             (Some(f), _) => self.framework_key(file, entry, "fact", f),
@@ -180,7 +189,12 @@ fn read<T: DeserializeOwned>(dir: &Path, file: &str, problems: &mut Problems) ->
         Ok(v) => Some(v),
         Err(e) => {
             // toml's message carries line, column and the offending key.
-            let msg = e.to_string().replace('\n', " ").split_whitespace().collect::<Vec<_>>().join(" ");
+            let msg = e
+                .to_string()
+                .replace('\n', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             problems.push(file, "parse", msg);
             None
         }
@@ -262,7 +276,11 @@ fn check_topics(file: &TopicsFile, p: &mut Problems) {
     }
     if file.topics.len() > 25 {
         // Autocomplete offers at most 25 choices; more topics would be unreachable there.
-        p.push(f, "topics", format!("{} topics; autocomplete shows at most 25", file.topics.len()));
+        p.push(
+            f,
+            "topics",
+            format!("{} topics; autocomplete shows at most 25", file.topics.len()),
+        );
     }
     // Every name a user can type must lead to one topic only.
     let mut names: std::collections::BTreeMap<String, String> = Default::default();
@@ -277,7 +295,10 @@ fn check_topics(file: &TopicsFile, p: &mut Problems) {
             p.push(f, &entry, "aliases is empty (search and autocomplete need them)");
         }
         let mut own = BTreeSet::new();
-        for name in std::iter::once(&t.id).chain(std::iter::once(&t.title)).chain(&t.aliases) {
+        for name in std::iter::once(&t.id)
+            .chain(std::iter::once(&t.title))
+            .chain(&t.aliases)
+        {
             let key = normalise(name);
             if key.is_empty() {
                 p.push(f, &entry, "an alias is empty");
@@ -317,7 +338,13 @@ fn check_messages(m: &Messages, p: &mut Problems) {
         ("option_question", &c.option_question),
         ("option_mode", &c.option_mode),
     ] {
-        p.text(f, &format!("commands.{key}"), "description", value, limits::COMMAND_DESCRIPTION);
+        p.text(
+            f,
+            &format!("commands.{key}"),
+            "description",
+            value,
+            limits::COMMAND_DESCRIPTION,
+        );
     }
     let t = &m.text;
     for (key, value, max) in [
@@ -415,7 +442,10 @@ fn check_questionnaire(file: &QuestionnaireFile, p: &mut Problems) {
                 p.push(
                     f,
                     &oe,
-                    format!("label is {label_len} characters (Discord allows {})", limits::OPTION_LABEL),
+                    format!(
+                        "label is {label_len} characters (Discord allows {})",
+                        limits::OPTION_LABEL
+                    ),
                 );
             }
             if let Some(d) = &o.description {
@@ -449,11 +479,7 @@ fn check_questionnaire(file: &QuestionnaireFile, p: &mut Problems) {
             }
             for s in &o.signals {
                 if !SIGNALS.contains(&s.as_str()) {
-                    p.push(
-                        f,
-                        &oe,
-                        format!("unknown signal {s:?} (known: {})", SIGNALS.join(", ")),
-                    );
+                    p.push(f, &oe, format!("unknown signal {s:?} (known: {})", SIGNALS.join(", ")));
                 }
             }
         }
@@ -481,7 +507,10 @@ fn check_questionnaire(file: &QuestionnaireFile, p: &mut Problems) {
                     p.push(
                         f,
                         &entry,
-                        format!("{what} names option {o:?}, which question {:?} does not have", c.question),
+                        format!(
+                            "{what} names option {o:?}, which question {:?} does not have",
+                            c.question
+                        ),
                     );
                 }
             }

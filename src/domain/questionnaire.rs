@@ -141,8 +141,7 @@ impl Questionnaire {
     /// question that has not been answered (it was skipped itself) is false.
     pub fn applies(&self, question: &Question, answers: &[Answer]) -> bool {
         let holds = |c: &Condition| {
-            Self::answered(answers, &c.question)
-                .is_some_and(|a| a.options.iter().any(|o| c.any_of.contains(o)))
+            Self::answered(answers, &c.question).is_some_and(|a| a.options.iter().any(|o| c.any_of.contains(o)))
         };
         if let Some(c) = &question.show_if {
             if !holds(c) {
@@ -251,7 +250,12 @@ pub enum EngineError {
     #[error("option {option} is not in question {question}")]
     UnknownOption { question: String, option: String },
     #[error("question {question} takes {min}..={max} choices, got {got}")]
-    ChoiceCount { question: String, min: usize, max: usize, got: usize },
+    ChoiceCount {
+        question: String,
+        min: usize,
+        max: usize,
+        got: usize,
+    },
     /// Back on the first question.
     #[error("nothing to go back to")]
     NothingToUndo,
@@ -316,7 +320,13 @@ impl Session {
 
     /// Applies `command` only if the session is still at `revision` (the one
     /// the clicked component was rendered for).
-    pub fn apply_at(&mut self, q: &Questionnaire, command: Command, revision: u32, now: i64) -> Result<(), EngineError> {
+    pub fn apply_at(
+        &mut self,
+        q: &Questionnaire,
+        command: Command,
+        revision: u32,
+        now: i64,
+    ) -> Result<(), EngineError> {
         if self.status != Status::Active {
             return Err(EngineError::NotActive(self.status));
         }
@@ -424,12 +434,20 @@ pub(crate) mod tests {
     /// kind -> (api | site); templates skipped for api; realtime shown only for api; team multi.
     pub(crate) fn sample() -> Questionnaire {
         let kind = question("kind", QuestionKind::Single, vec![opt("api", -1, 3), opt("site", 3, 0)]);
-        let mut templates = question("templates", QuestionKind::Single, vec![opt("yes", 2, 0), opt("no", 0, 1)]);
+        let mut templates = question(
+            "templates",
+            QuestionKind::Single,
+            vec![opt("yes", 2, 0), opt("no", 0, 1)],
+        );
         templates.skip_if = Some(Condition {
             question: "kind".into(),
             any_of: vec!["api".into()],
         });
-        let mut realtime = question("realtime", QuestionKind::Single, vec![opt("ws", 0, 1), opt("none", 0, 0)]);
+        let mut realtime = question(
+            "realtime",
+            QuestionKind::Single,
+            vec![opt("ws", 0, 1), opt("none", 0, 0)],
+        );
         realtime.show_if = Some(Condition {
             question: "kind".into(),
             any_of: vec!["api".into()],
@@ -479,7 +497,10 @@ pub(crate) mod tests {
         assert_eq!(s.answers[2].options, vec!["knows_django", "new"]);
         assert_eq!(s.revision, 3);
         let before = s.clone();
-        assert_eq!(s.apply(&q, Command::Back, 4), Err(EngineError::NotActive(Status::Completed)));
+        assert_eq!(
+            s.apply(&q, Command::Back, 4),
+            Err(EngineError::NotActive(Status::Completed))
+        );
         assert_eq!(s, before);
     }
 
@@ -500,7 +521,10 @@ pub(crate) mod tests {
             s.apply(&q, answer("kind", &["api", "site"]), 1),
             Err(EngineError::ChoiceCount { got: 2, .. })
         ));
-        assert!(matches!(s.apply(&q, answer("kind", &[]), 1), Err(EngineError::ChoiceCount { got: 0, .. })));
+        assert!(matches!(
+            s.apply(&q, answer("kind", &[]), 1),
+            Err(EngineError::ChoiceCount { got: 0, .. })
+        ));
         assert_eq!(s.apply(&q, Command::Back, 1), Err(EngineError::NothingToUndo));
         assert_eq!(s, before, "a refused command changes nothing");
     }

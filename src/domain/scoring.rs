@@ -104,11 +104,7 @@ fn margin_of(question: &Question, option: &str) -> f64 {
 
 /// The largest |margin| an answer to `question` can produce.
 fn max_margin(question: &Question) -> f64 {
-    let mut diffs: Vec<f64> = question
-        .options
-        .iter()
-        .map(|o| margin_of(question, &o.id))
-        .collect();
+    let mut diffs: Vec<f64> = question.options.iter().map(|o| margin_of(question, &o.id)).collect();
     match question.kind {
         QuestionKind::Single => diffs.iter().fold(0.0_f64, |m, d| m.max(d.abs())),
         QuestionKind::Multi => {
@@ -116,7 +112,12 @@ fn max_margin(question: &Question) -> f64 {
             // Best case: up to `max` options all pushing the same way.
             let mut best = |sign: f64| {
                 diffs.sort_by(|a, b| (b * sign).total_cmp(&(a * sign)));
-                diffs.iter().take(max).map(|d| d * sign).filter(|d| *d > 0.0).sum::<f64>()
+                diffs
+                    .iter()
+                    .take(max)
+                    .map(|d| d * sign)
+                    .filter(|d| *d > 0.0)
+                    .sum::<f64>()
             };
             best(1.0).max(best(-1.0))
         }
@@ -134,8 +135,12 @@ pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
     let mut asked: Vec<&str> = Vec::new();
     let mut signals: Vec<&str> = Vec::new();
     for pick in picks {
-        let Some(question) = q.question(&pick.question) else { continue };
-        let Some(option) = question.option(&pick.option) else { continue };
+        let Some(question) = q.question(&pick.question) else {
+            continue;
+        };
+        let Some(option) = question.option(&pick.option) else {
+            continue;
+        };
         let share = pick.share.clamp(0.0, 1.0);
         if !asked.contains(&question.id.as_str()) {
             asked.push(&question.id);
@@ -161,7 +166,11 @@ pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
         }
     }
     let possible: f64 = asked.iter().filter_map(|id| q.question(id)).map(max_margin).sum();
-    let ratio = if possible > 0.0 { (margin.abs() / possible).min(1.0) } else { 0.0 };
+    let ratio = if possible > 0.0 {
+        (margin.abs() / possible).min(1.0)
+    } else {
+        0.0
+    };
     let confidence = (50.0 + 50.0 * ratio).round() as u8;
     let ahead = if margin > 0.0 {
         Some(FRAMEWORK_IDS[0].to_string())
@@ -196,7 +205,10 @@ pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
         }
         if let Some(framework) = kb.framework(fw) {
             framework.tradeoffs.iter().for_each(|t| push_unique(&mut tradeoffs, t));
-            framework.next_steps.iter().for_each(|s| push_unique(&mut next_steps, s));
+            framework
+                .next_steps
+                .iter()
+                .for_each(|s| push_unique(&mut next_steps, s));
             packages = framework.packages.clone();
         }
     }
@@ -244,15 +256,18 @@ mod tests {
                 question: question.to_string(),
                 options: options.iter().map(|o| o.to_string()).collect(),
             };
-            s.apply(q, command, 0)
-                .unwrap_or_else(|e| panic!("{question}: {e}"));
+            s.apply(q, command, 0).unwrap_or_else(|e| panic!("{question}: {e}"));
         }
         assert_eq!(s.status, Status::Completed, "profile stops at {:?}", s.current);
         s.answers
     }
 
     fn score(rec: &Recommendation, framework: &str) -> f64 {
-        rec.scores.iter().find(|(f, _)| f == framework).map(|(_, s)| *s).unwrap()
+        rec.scores
+            .iter()
+            .find(|(f, _)| f == framework)
+            .map(|(_, s)| *s)
+            .unwrap()
     }
 
     const DJANGO_PROFILE: &[(&str, &[&str])] = &[
@@ -348,7 +363,10 @@ mod tests {
         assert!(rec.confidence >= 70, "confidence {}", rec.confidence);
         assert!(score(&rec, "flask") > score(&rec, "django"));
         assert!(rec.reasons.iter().all(|r| r.toward == "flask"), "{:?}", rec.reasons);
-        assert_eq!(rec.fastapi_note.as_deref(), Some(c.knowledge.texts().fastapi_note.as_str()));
+        assert_eq!(
+            rec.fastapi_note.as_deref(),
+            Some(c.knowledge.texts().fastapi_note.as_str())
+        );
         assert_eq!(rec.close_call_advice, None);
         let load_once = "Load the model once in create_app, not per request, and run several Gunicorn workers.";
         assert!(rec.next_steps.iter().any(|s| s == load_once), "{:?}", rec.next_steps);
@@ -367,8 +385,16 @@ mod tests {
     fn balanced_profile_is_a_close_call_with_advice() {
         let c = content();
         let rec = recommend(&c, &picks_from_answers(&answers(&c, BALANCED_PROFILE)));
-        assert!(matches!(rec.verdict, Verdict::CloseCall { .. }), "{:?} {:?}", rec.verdict, rec.scores);
-        assert_eq!(rec.close_call_advice.as_deref(), Some(c.knowledge.texts().close_call.as_str()));
+        assert!(
+            matches!(rec.verdict, Verdict::CloseCall { .. }),
+            "{:?} {:?}",
+            rec.verdict,
+            rec.scores
+        );
+        assert_eq!(
+            rec.close_call_advice.as_deref(),
+            Some(c.knowledge.texts().close_call.as_str())
+        );
         assert!((50..56).contains(&rec.confidence), "confidence {}", rec.confidence);
         // The leaning, when there is one, is the side with more points.
         let (d, f) = (score(&rec, "django"), score(&rec, "flask"));
@@ -383,7 +409,12 @@ mod tests {
     #[test]
     fn reasons_are_sorted_by_points_descending() {
         let c = content();
-        for profile in [DJANGO_PROFILE, FLASK_ML_PROFILE, FLASK_MICROSERVICE_PROFILE, BALANCED_PROFILE] {
+        for profile in [
+            DJANGO_PROFILE,
+            FLASK_ML_PROFILE,
+            FLASK_MICROSERVICE_PROFILE,
+            BALANCED_PROFILE,
+        ] {
             let rec = recommend(&c, &picks_from_answers(&answers(&c, profile)));
             assert!(!rec.reasons.is_empty());
             assert!(rec.reasons.len() <= MAX_REASONS);
@@ -418,7 +449,11 @@ mod tests {
         let full = recommend(&c, &[pick("admin", "essential", 1.0)]);
         let half = recommend(&c, &[pick("admin", "essential", 0.5)]);
         assert!((full.reasons[0].points - 6.0).abs() < 1e-9);
-        assert!((half.reasons[0].points - 3.0).abs() < 1e-9, "{}", half.reasons[0].points);
+        assert!(
+            (half.reasons[0].points - 3.0).abs() < 1e-9,
+            "{}",
+            half.reasons[0].points
+        );
         assert_eq!(half.reasons[0].share, 0.5);
         assert!((score(&half, "django") - score(&full, "django") / 2.0).abs() < 1e-9);
         // Half the team against the other half: the pushes cancel out.

@@ -99,7 +99,11 @@ fn bump(stats: &TransactionalTree, name: &str, by: u64) -> Result<(), Unabortabl
 }
 
 /// Counters and index changes for a status transition, inside a transaction.
-fn on_transition(t: &[TransactionalTree], old: Option<&Session>, new: &Session) -> Result<(), UnabortableTransactionError> {
+fn on_transition(
+    t: &[TransactionalTree],
+    old: Option<&Session>,
+    new: &Session,
+) -> Result<(), UnabortableTransactionError> {
     let was = old.map(|s| s.status);
     if was == Some(new.status) {
         return Ok(());
@@ -108,7 +112,11 @@ fn on_transition(t: &[TransactionalTree], old: Option<&Session>, new: &Session) 
         Status::Active => bump(&t[STATS], "started", 1)?,
         Status::Completed => {
             bump(&t[STATS], "completed", 1)?;
-            bump(&t[STATS], &format!("outcome:{}", new.outcome.as_deref().unwrap_or("unknown")), 1)?;
+            bump(
+                &t[STATS],
+                &format!("outcome:{}", new.outcome.as_deref().unwrap_or("unknown")),
+                1,
+            )?;
         }
         Status::Cancelled => abandon(&t[STATS], new)?,
     }
@@ -237,18 +245,19 @@ impl SessionStore for SledStore {
         // sled may run the closure several times (optimistic retries) and
         // wants `Fn`; each run starts again from the committed record.
         let change = RefCell::new(change);
-        let result = Transactional::<EngineError>::transaction(self.trees.as_slice(), |t| -> TxResult<Option<Session>> {
-            let Some(old) = Self::read_in(&t[SESSIONS], id)? else {
-                return Ok(None);
-            };
-            let mut new = old.clone();
-            (change.borrow_mut())(&mut new).map_err(ConflictableTransactionError::Abort)?;
-            if new != old {
-                t[SESSIONS].insert(id.as_bytes(), encode(&new))?;
-                on_transition(t, Some(&old), &new)?;
-            }
-            Ok(Some(new))
-        });
+        let result =
+            Transactional::<EngineError>::transaction(self.trees.as_slice(), |t| -> TxResult<Option<Session>> {
+                let Some(old) = Self::read_in(&t[SESSIONS], id)? else {
+                    return Ok(None);
+                };
+                let mut new = old.clone();
+                (change.borrow_mut())(&mut new).map_err(ConflictableTransactionError::Abort)?;
+                if new != old {
+                    t[SESSIONS].insert(id.as_bytes(), encode(&new))?;
+                    on_transition(t, Some(&old), &new)?;
+                }
+                Ok(Some(new))
+            });
         let outcome = match map_tx(result)? {
             Ok(None) => return Ok(None),
             Ok(Some(s)) => Ok(s),
@@ -521,7 +530,10 @@ mod tests {
             .unwrap()
             .unwrap();
         let stats = store.stats().unwrap();
-        assert_eq!((stats.started, stats.completed, stats.abandoned, stats.active), (2, 1, 1, 0));
+        assert_eq!(
+            (stats.started, stats.completed, stats.abandoned, stats.active),
+            (2, 1, 1, 0)
+        );
         assert_eq!(stats.outcomes.get("flask"), Some(&1));
         assert_eq!(stats.dropoff.get("templates"), Some(&1));
         assert!(store.active("u", PRIVATE_SCOPE).unwrap().is_none());
@@ -550,7 +562,10 @@ mod tests {
         assert_eq!(store.delete_owner("u").unwrap(), 1);
         assert!(store.get("a").unwrap().is_none());
         assert!(store.active("u", PRIVATE_SCOPE).unwrap().is_none());
-        assert!(store.get("b").unwrap().is_some(), "owner 'uv' shares a prefix but is someone else");
+        assert!(
+            store.get("b").unwrap().is_some(),
+            "owner 'uv' shares a prefix but is someone else"
+        );
     }
 
     #[test]
