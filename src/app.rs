@@ -413,7 +413,12 @@ pub fn sanitise_question(raw: &str) -> String {
         )
         .take(MAX_QUESTION_CHARS * 2)
         .collect();
-    let folded = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Mentions (@everyone, <@123>, <#456>) are not part of the question.
+    let folded = cleaned
+        .split_whitespace()
+        .filter(|w| !(w.starts_with('@') || (w.starts_with("<") && w.ends_with('>'))))
+        .collect::<Vec<_>>()
+        .join(" ");
     folded.chars().take(MAX_QUESTION_CHARS).collect()
 }
 
@@ -427,5 +432,9 @@ mod tests {
         assert_eq!(sanitise_question("\u{202E}txet"), "txet");
         assert_eq!(sanitise_question(&"a".repeat(6000)).len(), super::MAX_QUESTION_CHARS);
         assert_eq!(sanitise_question(""), "");
+        assert_eq!(
+            sanitise_question("@everyone <@123> what about <#9> orm"),
+            "what about orm"
+        );
     }
 }

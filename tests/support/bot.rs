@@ -1,0 +1,218 @@
+//! Runs the real bot (the library's `discord::run`, with the real serenity
+//! client) against a [`FakeDiscord`], in-process, and helpers to drive a
+//! consultation by clicking what the bot rendered.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{oneshot, watch};
+
+use framework_advisor::app::{App, Clock, SystemClock};
+use framework_advisor::config::{Config, Secret};
+use framework_advisor::discord::{run, RunOptions};
+use framework_advisor::domain::content::Content;
+use framework_advisor::storage::SledStore;
+
+use super::{FakeDiscord, FakeMessage, FakeUser};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub fn responses_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("responses")
+}
+
+/// The configuration a test bot runs with: the fake as API base, one guild.
+pub fn config_for(fake: &FakeDiscord, data: &Path) -> Config {
+    let mut config = Config::default();
+    config.discord.token = Secret::new(FakeDiscord::TOKEN);
+    config.discord.api_base_url = Some(fake.base_url());
+    config.discord.guild_id = Some(FakeDiscord::GUILD_ID);
+    config.storage.path = data.to_path_buf();
+    config.content.dir = responses_dir();
+    config
+}
+
+/// A running bot. It has a runtime of its own, so `kill` can drop every task
+/// it spawned at once (serenity's shard runners included), like a process dying.
+pub struct Bot {
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<Result<(), framework_advisor::discord::DiscordError>>,
+    runtime: Option<tokio::runtime::Runtime>,
+    pub app: Arc<App>,
+}
+
+/// Opens the store, waiting for a previous bot's tasks to let go of the lock.
+fn open_store(path: &Path) -> SledStore {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        match SledStore::open(path) {
+            Ok(s) => return s,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("store opens: {e}"),
+        }
+    }
+}
+
+impl Bot {
+    /// Starts the bot on `data` and waits until it is connected and has synced commands.
+    pub async fn start(fake: &FakeDiscord, data: &Path) -> Bot {
+        Self::start_with(fake, config_for(fake, data), Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with(fake: &FakeDiscord, config: Config, clock: Arc<dyn Clock>) -> Bot {
+        let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
+        let store = Arc::new(open_store(&config.storage.path));
+        let app = Arc::new(App::new(content, store, clock, config.session_ttl_secs()));
+        let (tx, rx) = oneshot::channel::<()>();
+        let (ready_tx, mut ready_rx) = watch::channel(false);
+        let run_app = app.clone();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("bot runtime");
+        let handle = runtime.spawn(async move {
+            let shutdown = async move {
+                let _ = rx.await;
+            };
+            run(
+                &config,
+                run_app,
+                shutdown,
+                RunOptions {
+                    force_sync: false,
+                    ready: Some(ready_tx),
+                },
+            )
+            .await
+        });
+        tokio::time::timeout(WAIT, ready_rx.wait_for(|r| *r))
+            .await
+            .expect("bot became ready in time")
+            .expect("ready channel open");
+        fake.wait_ready(WAIT).await.expect("fake saw READY");
+        Bot {
+            shutdown: Some(tx),
+            handle,
+            runtime: Some(runtime),
+            app,
+        }
+    }
+
+    /// Graceful stop (as on SIGTERM): must end cleanly.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let result = tokio::time::timeout(Duration::from_secs(15), &mut self.handle)
+            .await
+            .expect("bot stopped in time")
+            .expect("bot task did not panic");
+        result.expect("run() returned Ok after shutdown");
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// Abrupt stop: every task of the bot is dropped where it stands (no
+    /// graceful shutdown, no final flush by `run`).
+    pub async fn kill(mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Sends a slash command and returns (interaction id, callback body).
+pub async fn command(fake: &FakeDiscord, user: &FakeUser, name: &str, options: Value) -> (u64, Value) {
+    let id = fake.send_command(user, name, options).await;
+    let body = fake.wait_callback(id, WAIT).await.expect("callback arrived");
+    (id, body)
+}
+
+/// Clicks `custom_id` on message `message_id`; returns (interaction id, callback body).
+pub async fn click(
+    fake: &FakeDiscord,
+    user: &FakeUser,
+    message_id: u64,
+    custom_id: &str,
+    values: Option<Vec<String>>,
+) -> (u64, Value) {
+    let id = fake.send_component(user, message_id, custom_id, values).await;
+    let body = fake.wait_callback(id, WAIT).await.expect("callback arrived");
+    (id, body)
+}
+
+/// The answer to click on a question message: the first option button, or
+/// the select with its first `min_values` options. `choice` rotates which option.
+pub fn answer_for(message: &FakeMessage, choice: usize) -> Option<(String, Option<Vec<String>>)> {
+    let rows = message.components.as_array()?;
+    for row in rows {
+        for c in row["components"].as_array().into_iter().flatten() {
+            let Some(id) = c["custom_id"].as_str() else { continue };
+            if c["type"] == json!(3) {
+                let options: Vec<String> = c["options"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|o| o["value"].as_str().map(String::from))
+                    .collect();
+                let min = c["min_values"].as_u64().unwrap_or(1).max(1) as usize;
+                let picked: Vec<String> = (0..min)
+                    .map(|i| options[(choice + i) % options.len()].clone())
+                    .collect();
+                return Some((id.to_string(), Some(picked)));
+            }
+        }
+        let buttons: Vec<&str> = row["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["custom_id"].as_str())
+            .filter(|id| id.contains(":a:"))
+            .collect();
+        if !buttons.is_empty() {
+            return Some((buttons[choice % buttons.len()].to_string(), None));
+        }
+    }
+    None
+}
+
+/// The custom_id of a control button (":b", ":r", ":x", ":share") on a message.
+pub fn control(message: &FakeMessage, suffix: &str) -> String {
+    message
+        .custom_ids()
+        .into_iter()
+        .find(|id| id.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} control on {:?}", message.custom_ids()))
+}
+
+pub fn embed_title(message: &FakeMessage) -> String {
+    message.embeds[0]["title"].as_str().unwrap_or_default().to_string()
+}
+
+pub fn is_recommendation(message: &FakeMessage) -> bool {
+    let t = embed_title(message);
+    t.starts_with("Recommendation") || t.starts_with("A close call")
+}
+
+/// "Step N of M" from a question message.
+pub fn step_of(message: &FakeMessage) -> Option<(usize, usize)> {
+    let d = message.embeds[0]["description"].as_str()?;
+    let at = d.find("Step ")?;
+    let rest = &d[at + 5..];
+    let mut it = rest.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}

@@ -1,0 +1,15 @@
+//! Test support shared by the end-to-end tests.
+//!
+//! - [`fake_discord`]: a fake Discord (REST + gateway) on 127.0.0.1 that the real serenity
+//!   client connects to; it records what the bot sends and refuses surprises.
+//! - [`spec`]: validation of the bot's request bodies against Discord's OpenAPI spec
+//!   (`tests/fixtures/openapi.json`) and the documented limits the spec omits.
+//!
+//! Each test binary compiles this module separately and uses only part of it.
+#![allow(dead_code, unused_imports)]
+
+pub mod bot;
+pub mod fake_discord;
+pub mod spec;
+
+pub use fake_discord::{FakeDiscord, FakeMessage, FakeUser, Recorded};
