@@ -1,0 +1,112 @@
+//! Interaction latency over whole consultations: the time from the fake
+//! Discord sending INTERACTION_CREATE to it receiving the bot's callback,
+//! with the real serenity client, the real store (fsync per answer) and the
+//! real content. Reports median and p99 per phase.
+//!
+//! `cargo bench --bench interaction_latency` (options: `-- --consultations N --in-flight K`).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use support::bot::{answer_for, is_recommendation, Bot, WAIT};
+use support::{FakeDiscord, FakeUser};
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+/// One consultation from /consult start to the recommendation; returns each
+/// interaction's latency.
+async fn consultation(fake: &FakeDiscord, user: &FakeUser, seed: usize) -> Vec<Duration> {
+    let mut samples = Vec::new();
+    let t = Instant::now();
+    let iid = fake
+        .send_command(user, "consult", json!([{ "type": 1, "name": "start", "options": [] }]))
+        .await;
+    fake.wait_callback(iid, WAIT).await.expect("start answered");
+    samples.push(t.elapsed());
+    let msg = fake.latest_message_for(iid).await.unwrap().id;
+    let mut i = seed;
+    loop {
+        let m = fake.message(msg).await.unwrap();
+        if is_recommendation(&m) {
+            break;
+        }
+        let (id, values) = answer_for(&m, i).expect("answer component");
+        i += 1;
+        let t = Instant::now();
+        let cid = fake.send_component(user, msg, &id, values).await;
+        fake.wait_callback(cid, WAIT).await.expect("click answered");
+        samples.push(t.elapsed());
+    }
+    samples
+}
+
+fn main() {
+    let consultations = arg("--consultations", 100);
+    let in_flight = arg("--in-flight", 1).max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let fake = FakeDiscord::start().await;
+        let dir = tempfile::tempdir_in(".").unwrap_or_else(|_| tempfile::tempdir().unwrap());
+        let bot = Bot::start(&fake, dir.path()).await;
+        // Warm-up: one consultation not counted.
+        consultation(&fake, &FakeUser::new(1, "warmup"), 0).await;
+        let started = Instant::now();
+        let mut all = Vec::new();
+        let mut next = 0;
+        while next < consultations {
+            let batch: Vec<_> = (next..(next + in_flight).min(consultations))
+                .map(|n| {
+                    let fake = fake.clone();
+                    tokio::spawn(async move {
+                        let user = FakeUser::new(10_000 + n as u64, &format!("user{n}"));
+                        consultation(&fake, &user, n).await
+                    })
+                })
+                .collect();
+            for b in batch {
+                all.extend(b.await.unwrap());
+            }
+            next += in_flight;
+        }
+        let wall = started.elapsed();
+        all.sort();
+        println!(
+            "interaction_latency: {consultations} consultations, {in_flight} in flight, {} interactions in {:.2} s",
+            all.len(),
+            wall.as_secs_f64()
+        );
+        println!(
+            "  median {:.3} ms   p90 {:.3} ms   p99 {:.3} ms   max {:.3} ms",
+            percentile(&all, 0.5).as_secs_f64() * 1000.0,
+            percentile(&all, 0.9).as_secs_f64() * 1000.0,
+            percentile(&all, 0.99).as_secs_f64() * 1000.0,
+            all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+        );
+        bot.stop().await;
+        let violations = fake.violations().await;
+        assert!(violations.is_empty(), "payload violations: {violations:?}");
+    });
+}
