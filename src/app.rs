@@ -110,6 +110,8 @@ pub struct App {
     store: Arc<dyn SessionStore>,
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
+    team_ttl_secs: i64,
+    team_quorum: u32,
 }
 
 impl std::fmt::Debug for App {
@@ -130,6 +132,9 @@ pub fn cli_owner(name: &str) -> String {
     format!("cli:{name}")
 }
 
+/// A team session untouched for a day expires (a meeting, not a project).
+pub const DEFAULT_TEAM_TTL_SECS: i64 = 24 * 3600;
+
 fn new_session_id() -> String {
     // 64 random bits: unguessable enough that ids are not enumerable, short
     // enough to leave room in a 100-character custom_id.
@@ -145,6 +150,24 @@ impl App {
             store,
             clock,
             ttl_secs,
+            team_ttl_secs: DEFAULT_TEAM_TTL_SECS,
+            team_quorum: 0,
+        }
+    }
+
+    /// Team sessions' TTL and the number of votes that closes a question by
+    /// itself (0: only the facilitator moves on).
+    pub fn with_team_settings(mut self, ttl_secs: i64, quorum: u32) -> Self {
+        self.team_ttl_secs = ttl_secs;
+        self.team_quorum = quorum;
+        self
+    }
+
+    fn ttl_of(&self, s: &Session) -> i64 {
+        if s.team.is_some() {
+            self.team_ttl_secs
+        } else {
+            self.ttl_secs
         }
     }
 
@@ -238,9 +261,12 @@ impl App {
         Ok(self.store.delete_owner(owner)?)
     }
 
-    /// Removes sessions idle for longer than the TTL.
-    pub fn sweep(&self) -> Result<usize, AppError> {
-        Ok(self.store.sweep_expired(self.clock.now(), self.ttl_secs)?)
+    /// Removes sessions idle for longer than their TTL; returns the active
+    /// ones that expired (their messages may need updating).
+    pub fn sweep(&self) -> Result<Vec<Session>, AppError> {
+        Ok(self
+            .store
+            .sweep_expired(self.clock.now(), self.ttl_secs, self.team_ttl_secs)?)
     }
 
     /// The current question of a session, if it is active.
@@ -281,14 +307,14 @@ impl App {
         Ok(self
             .store
             .active(owner, scope)?
-            .filter(|s| !s.is_expired(self.clock.now(), self.ttl_secs)))
+            .filter(|s| !s.is_expired(self.clock.now(), self.ttl_of(s))))
     }
 
     /// `/consult start`: a new private consultation, or the active one again.
     pub fn consult_start(&self, owner: &str) -> Result<ConsultView, AppError> {
         let now = self.clock.now();
         if let Some(old) = self.store.active(owner, PRIVATE_SCOPE)? {
-            if old.is_expired(now, self.ttl_secs) {
+            if old.is_expired(now, self.ttl_of(&old)) {
                 // Expired but not swept yet: end it so a new one can start.
                 self.store.update(&old.id, &mut |s| {
                     s.apply(&self.content.questionnaire, Command::Cancel, now)
@@ -339,7 +365,7 @@ impl App {
         if existing.owner != owner {
             return Err(self.user_error(|t| &t.not_owner));
         }
-        if existing.status == Status::Active && existing.is_expired(now, self.ttl_secs) {
+        if existing.status == Status::Active && existing.is_expired(now, self.ttl_of(&existing)) {
             return Err(self.user_error(|t| &t.expired));
         }
         let q = &self.content.questionnaire;

@@ -92,7 +92,9 @@ pub async fn run(
                 tick.tick().await;
                 let app = app.clone();
                 match tokio::task::spawn_blocking(move || app.sweep()).await {
-                    Ok(Ok(n)) if n > 0 => tracing::info!(swept = n, "expired sessions removed"),
+                    Ok(Ok(expired)) if !expired.is_empty() => {
+                        tracing::info!(swept = expired.len(), "expired sessions removed")
+                    }
                     Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
                     _ => {}
                 }

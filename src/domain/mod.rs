@@ -9,3 +9,4 @@ pub mod knowledge;
 pub mod questionnaire;
 pub mod scoring;
 pub mod search;
+pub mod team;

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::team::{resolve, TeamState};
+
 /// Tags an option can carry to trigger advice beyond Django-vs-Flask.
 pub const SIGNALS: &[&str] = &["async_api", "ml_serving", "realtime", "api_only"];
 
@@ -232,10 +234,24 @@ pub enum Status {
 /// What the user (or facilitator) asked the session to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Answer { question: String, options: Vec<String> },
+    Answer {
+        question: String,
+        options: Vec<String>,
+    },
     Back,
     Restart,
     Cancel,
+    /// A member's vote on the current question of a team session. Does not
+    /// bump the revision, so members voting at once never make each other stale.
+    Vote {
+        voter: String,
+        name: String,
+        options: Vec<String>,
+    },
+    /// Team: close the current question with the team's answer.
+    Next,
+    /// Team: end now with the questions answered so far.
+    Finish,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -263,6 +279,12 @@ pub enum EngineError {
     /// double click): refused so nothing is applied twice.
     #[error("stale: command for revision {got}, session at {current}")]
     Stale { current: u32, got: u32 },
+    /// A team command on a private session, or the reverse.
+    #[error("not allowed for this kind of session")]
+    WrongMode,
+    /// Next/Finish with nothing to go on.
+    #[error("nobody has voted yet")]
+    NoVotes,
 }
 
 /// One consultation. Serialised into the store as is (with a schema version
@@ -291,6 +313,13 @@ pub struct Session {
     /// The verdict's framework id (or `close_call`), set on completion.
     #[serde(default)]
     pub outcome: Option<String>,
+    /// Present for a team consultation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<TeamState>,
+    /// Where the session's message lives, as the adapter wrote it (opaque
+    /// here; lets an expired team message be updated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_ref: Option<String>,
 }
 
 fn private_scope() -> String {
@@ -315,7 +344,19 @@ impl Session {
             last_reaction: None,
             current: q.next_question(&[]).map(|x| x.id.clone()),
             outcome: None,
+            team: None,
+            message_ref: None,
         }
+    }
+
+    /// A team session facilitated by `owner` (scope names the channel).
+    pub fn start_team(q: &Questionnaire, id: String, owner: String, scope: String, quorum: u32, now: i64) -> Self {
+        let mut s = Session::start(q, id, owner, scope, now);
+        s.team = Some(TeamState {
+            quorum,
+            ..TeamState::default()
+        });
+        s
     }
 
     /// Applies `command` only if the session is still at `revision` (the one
@@ -348,7 +389,10 @@ impl Session {
         if self.status != Status::Active {
             return Err(EngineError::NotActive(self.status));
         }
+        let is_team = self.team.is_some();
         match command {
+            Command::Answer { .. } | Command::Restart if is_team => return Err(EngineError::WrongMode),
+            Command::Vote { .. } | Command::Next | Command::Finish if !is_team => return Err(EngineError::WrongMode),
             Command::Answer { question, options } => {
                 let current = q.next_question(&self.answers);
                 let Some(current) = current.filter(|c| c.id == question) else {
@@ -358,11 +402,34 @@ impl Session {
                     });
                 };
                 let answer = q.validate_answer(current, &options)?;
-                self.last_reaction = reaction_for(current, &answer);
-                self.answers.push(answer);
-                if q.next_question(&self.answers).is_none() {
-                    self.status = Status::Completed;
+                self.push_answer(q, current, answer);
+            }
+            Command::Vote { voter, name, options } => {
+                let Some(current) = q.next_question(&self.answers) else {
+                    return Err(EngineError::NotActive(self.status));
+                };
+                let answer = q.validate_answer(current, &options)?;
+                let team = self.team.as_mut().ok_or(EngineError::WrongMode)?;
+                team.vote(&current.id, &voter, &name, answer.options);
+                self.updated_at = now;
+                let quorum = team.quorum as usize;
+                if quorum == 0 || team.voters_on(&current.id) < quorum {
+                    // A vote alone does not move the session on: same revision.
+                    return Ok(());
                 }
+                self.close_current(q)?;
+            }
+            Command::Next => self.close_current(q)?,
+            Command::Finish => {
+                if let Some(current) = q.next_question(&self.answers) {
+                    if self.team.as_ref().is_some_and(|t| t.voters_on(&current.id) > 0) {
+                        self.close_current(q)?;
+                    }
+                }
+                if self.answers.is_empty() {
+                    return Err(EngineError::NoVotes);
+                }
+                self.status = Status::Completed;
             }
             Command::Back => {
                 if self.answers.pop().is_none() {
@@ -383,6 +450,25 @@ impl Session {
             Status::Active | Status::Cancelled => q.next_question(&self.answers).map(|x| x.id.clone()),
             Status::Completed => None,
         };
+        Ok(())
+    }
+
+    fn push_answer(&mut self, q: &Questionnaire, question: &Question, answer: Answer) {
+        self.last_reaction = reaction_for(question, &answer);
+        self.answers.push(answer);
+        if q.next_question(&self.answers).is_none() {
+            self.status = Status::Completed;
+        }
+    }
+
+    /// Team: records the team's answer to the current question.
+    fn close_current(&mut self, q: &Questionnaire) -> Result<(), EngineError> {
+        let current = q
+            .next_question(&self.answers)
+            .ok_or(EngineError::NotActive(self.status))?;
+        let team = self.team.as_ref().ok_or(EngineError::WrongMode)?;
+        let answer = resolve(team, current).ok_or(EngineError::NoVotes)?;
+        self.push_answer(q, current, answer);
         Ok(())
     }
 }
@@ -570,6 +656,62 @@ pub(crate) mod tests {
             Err(EngineError::Stale { current: 1, got: 0 })
         );
         assert_eq!(s.answers.len(), 1);
+    }
+
+    fn vote(voter: &str, o: &[&str]) -> Command {
+        Command::Vote {
+            voter: voter.into(),
+            name: voter.into(),
+            options: o.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn team_votes_do_not_bump_revision_and_next_resolves() {
+        let q = sample();
+        let mut s = Session::start_team(&q, "t".into(), "f".into(), "team:1".into(), 0, 0);
+        assert_eq!(s.apply(&q, Command::Next, 1), Err(EngineError::NoVotes));
+        s.apply_at(&q, vote("a", &["api"]), 0, 1).unwrap();
+        s.apply_at(&q, vote("b", &["site"]), 0, 1).unwrap();
+        s.apply_at(&q, vote("b", &["api"]), 0, 1).unwrap();
+        assert_eq!(s.revision, 0, "votes keep the revision");
+        s.apply_at(&q, Command::Next, 0, 2).unwrap();
+        assert_eq!(s.revision, 1);
+        assert_eq!(s.answers[0].options, vec!["api"]);
+        assert_eq!(s.current.as_deref(), Some("realtime"));
+        // A vote rendered for the old question is stale now.
+        assert!(matches!(
+            s.apply_at(&q, vote("c", &["site"]), 0, 3),
+            Err(EngineError::Stale { .. })
+        ));
+        assert_eq!(s.team.as_ref().unwrap().voters_on("kind"), 2);
+    }
+
+    #[test]
+    fn team_quorum_advances_and_finish_completes() {
+        let q = sample();
+        let mut s = Session::start_team(&q, "t".into(), "f".into(), "team:1".into(), 2, 0);
+        s.apply(&q, vote("a", &["site"]), 1).unwrap();
+        assert_eq!(s.answers.len(), 0);
+        s.apply(&q, vote("b", &["site"]), 1).unwrap();
+        assert_eq!(s.answers.len(), 1, "quorum of 2 reached: advanced");
+        assert_eq!(s.revision, 1);
+        s.apply(&q, vote("a", &["yes"]), 1).unwrap();
+        s.apply(&q, Command::Finish, 2).unwrap();
+        assert_eq!(s.status, Status::Completed);
+        assert_eq!(s.answers.len(), 2, "the current question's votes are counted on finish");
+    }
+
+    #[test]
+    fn modes_do_not_mix() {
+        let q = sample();
+        let mut team = Session::start_team(&q, "t".into(), "f".into(), "team:1".into(), 0, 0);
+        assert_eq!(team.apply(&q, answer("kind", &["api"]), 1), Err(EngineError::WrongMode));
+        assert_eq!(team.apply(&q, Command::Restart, 1), Err(EngineError::WrongMode));
+        let mut private = Session::start(&q, "s".into(), "u".into(), PRIVATE_SCOPE.into(), 0);
+        assert_eq!(private.apply(&q, vote("a", &["api"]), 1), Err(EngineError::WrongMode));
+        assert_eq!(private.apply(&q, Command::Next, 1), Err(EngineError::WrongMode));
+        assert_eq!(private.apply(&q, Command::Finish, 1), Err(EngineError::WrongMode));
     }
 
     #[test]

@@ -66,6 +66,19 @@ pub struct Stats {
     pub dropoff: BTreeMap<String, u64>,
     /// Sessions stored right now that are active.
     pub active: u64,
+    /// Team consultations, counted apart from the private ones above.
+    pub team: TeamStats,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamStats {
+    pub started: u64,
+    pub completed: u64,
+    pub abandoned: u64,
+    /// Distinct members who voted, summed over completed team sessions.
+    pub participants: u64,
+    /// Votes cast, summed over completed team sessions.
+    pub votes: u64,
 }
 
 /// The application's view of storage. Object-safe so it can be injected.
@@ -91,8 +104,10 @@ pub trait SessionStore: Send + Sync {
     /// Deletes every session of `owner` and their index entries; returns how many.
     fn delete_owner(&self, owner: &str) -> Result<usize, StoreError>;
 
-    /// Deletes sessions not touched for `ttl_secs`; active ones count as abandoned.
-    fn sweep_expired(&self, now: i64, ttl_secs: i64) -> Result<usize, StoreError>;
+    /// Deletes sessions not touched for their TTL (`team_ttl_secs` for team
+    /// sessions); active ones count as abandoned and are returned, so the
+    /// adapter can tell their users.
+    fn sweep_expired(&self, now: i64, ttl_secs: i64, team_ttl_secs: i64) -> Result<Vec<Session>, StoreError>;
 
     fn stats(&self) -> Result<Stats, StoreError>;
 

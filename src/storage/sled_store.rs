@@ -127,6 +127,9 @@ fn on_transition(
 }
 
 fn abandon(stats: &TransactionalTree, session: &Session) -> Result<(), UnabortableTransactionError> {
+    if session.team.is_some() {
+        return bump(stats, "team:abandoned", 1);
+    }
     bump(stats, "abandoned", 1)?;
     if let Some(q) = &session.current {
         bump(stats, &format!("dropoff:{q}"), 1)?;
@@ -298,39 +301,41 @@ impl SessionStore for SledStore {
         Ok(removed)
     }
 
-    fn sweep_expired(&self, now: i64, ttl_secs: i64) -> Result<usize, StoreError> {
-        let mut swept = 0;
+    fn sweep_expired(&self, now: i64, ttl_secs: i64, team_ttl_secs: i64) -> Result<Vec<Session>, StoreError> {
+        let ttl_of = |s: &Session| if s.team.is_some() { team_ttl_secs } else { ttl_secs };
+        let mut swept = Vec::new();
         for item in self.trees[SESSIONS].iter() {
             let (key, bytes) = item?;
             let Ok(session) = decode(&key, &bytes) else {
                 tracing::warn!(key = %String::from_utf8_lossy(&key), "skipping unreadable session record in sweep");
                 continue;
             };
-            if !session.is_expired(now, ttl_secs) {
+            if !session.is_expired(now, ttl_of(&session)) {
                 continue;
             }
             let id = session.id.clone();
-            let result = Transactional::<EngineError>::transaction(self.trees.as_slice(), |t| -> TxResult<bool> {
-                // Re-read: a click may have refreshed it since the scan.
-                let Some(current) = Self::read_in(&t[SESSIONS], &id)? else {
-                    return Ok(false);
-                };
-                if !current.is_expired(now, ttl_secs) {
-                    return Ok(false);
-                }
-                if current.status == Status::Active {
-                    abandon(&t[STATS], &current)?;
-                    release_active(&t[ACTIVE], &current)?;
-                }
-                t[SESSIONS].remove(id.as_bytes())?;
-                t[BY_OWNER].remove(key2(&current.owner, &current.id))?;
-                Ok(true)
-            });
-            if map_tx(result)?.unwrap_or(false) {
-                swept += 1;
+            let result =
+                Transactional::<EngineError>::transaction(self.trees.as_slice(), |t| -> TxResult<Option<Session>> {
+                    // Re-read: a click may have refreshed it since the scan.
+                    let Some(current) = Self::read_in(&t[SESSIONS], &id)? else {
+                        return Ok(None);
+                    };
+                    if !current.is_expired(now, ttl_of(&current)) {
+                        return Ok(None);
+                    }
+                    if current.status == Status::Active {
+                        abandon(&t[STATS], &current)?;
+                        release_active(&t[ACTIVE], &current)?;
+                    }
+                    t[SESSIONS].remove(id.as_bytes())?;
+                    t[BY_OWNER].remove(key2(&current.owner, &current.id))?;
+                    Ok(Some(current))
+                });
+            if let Ok(Some(s)) = map_tx(result)? {
+                swept.push(s);
             }
         }
-        if swept > 0 {
+        if !swept.is_empty() {
             self.flush()?;
         }
         Ok(swept)
@@ -343,6 +348,11 @@ impl SessionStore for SledStore {
             let name = String::from_utf8_lossy(&k);
             let n = <[u8; 8]>::try_from(v.as_ref()).map_or(0, u64::from_be_bytes);
             match name.as_ref() {
+                "team:started" => stats.team.started = n,
+                "team:completed" => stats.team.completed = n,
+                "team:abandoned" => stats.team.abandoned = n,
+                "team:participants" => stats.team.participants = n,
+                "team:votes" => stats.team.votes = n,
                 "started" => stats.started = n,
                 "completed" => stats.completed = n,
                 "abandoned" => stats.abandoned = n,
@@ -546,7 +556,8 @@ mod tests {
         let mut fresh = new_session("new", "v");
         fresh.updated_at = 1000;
         store.start(fresh).unwrap();
-        assert_eq!(store.sweep_expired(1000, 500).unwrap(), 1);
+        let swept = store.sweep_expired(1000, 500, 500).unwrap();
+        assert_eq!(swept.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec!["old"]);
         assert!(store.get("old").unwrap().is_none());
         assert!(store.get("new").unwrap().is_some());
         let stats = store.stats().unwrap();
