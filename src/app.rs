@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use crate::domain::content::Content;
 use crate::domain::questionnaire::{Command, EngineError, Question, Session, Status, PRIVATE_SCOPE};
-use crate::domain::scoring::{picks_from_answers, recommend, Recommendation, Verdict};
+use crate::domain::scoring::{picks_from_answers, recommend, Recommendation, Verdict, WeightedPick};
 use crate::domain::search::{Hit, SearchIndex};
+use crate::domain::team::{member_picks, team_picks, unity, Unity};
 use crate::error::{AppError, UserError};
 use crate::storage::{SessionStore, Started, Stats};
 
@@ -53,6 +54,24 @@ pub enum Action {
     Cancel,
 }
 
+/// What a member did to a team consultation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamAction {
+    /// Anyone: their vote on the current question (replaces an earlier one).
+    Vote(Vec<String>),
+    /// Facilitator only.
+    Next,
+    Back,
+    Finish,
+    Cancel,
+}
+
+impl TeamAction {
+    pub fn facilitator_only(&self) -> bool {
+        !matches!(self, TeamAction::Vote(_))
+    }
+}
+
 /// How a consultation view came about; adapters choose how to show it
 /// (update the message in place, or send a new one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +95,8 @@ pub struct ConsultView {
     pub recommendation: Option<Recommendation>,
     /// The running scores so far (for "Leaning Django").
     pub lean: Option<String>,
+    /// For a completed team session: how united the team was.
+    pub unity: Option<Unity>,
 }
 
 /// Knowledge answers and notices.
@@ -282,8 +303,15 @@ impl App {
         self.content.questionnaire.progress(&session.answers)
     }
 
+    fn picks(&self, session: &Session) -> Vec<WeightedPick> {
+        match &session.team {
+            Some(team) => team_picks(&self.content.questionnaire, &session.answers, team),
+            None => picks_from_answers(&session.answers),
+        }
+    }
+
     fn view(&self, session: Session, kind: ViewKind, notice: Option<String>) -> ConsultView {
-        let rec = recommend(&self.content, &picks_from_answers(&session.answers));
+        let rec = recommend(&self.content, &self.picks(&session));
         let texts = self.content.knowledge.texts();
         let lean = (!session.answers.is_empty()).then(|| {
             match rec.scores.as_slice() {
@@ -293,8 +321,14 @@ impl App {
             }
             .clone()
         });
+        let completed = session.status == Status::Completed;
+        let unity = match (&session.team, completed) {
+            (Some(team), true) => Some(unity(&self.content.questionnaire, &session.answers, team)),
+            _ => None,
+        };
         ConsultView {
-            recommendation: (session.status == Status::Completed).then_some(rec),
+            recommendation: completed.then_some(rec),
+            unity,
             session,
             kind,
             notice,
@@ -359,7 +393,7 @@ impl App {
     pub fn consult_act(&self, owner: &str, id: &str, revision: u32, action: Action) -> Result<ConsultView, AppError> {
         let now = self.clock.now();
         let Some(existing) = self.store.get(id)? else {
-            return Err(self.user_error(|t| &t.expired));
+            return Err(AppError::Expired);
         };
         // The owner never changes, so checking it before the update is race-free.
         if existing.owner != owner {
@@ -387,6 +421,10 @@ impl App {
             }
             Ok(())
         })?;
+        if matches!(result, Some(Err(EngineError::WrongMode))) {
+            // A private action aimed at a team session: a forged id.
+            return Err(AppError::Engine(EngineError::WrongMode));
+        }
         let texts = self.content.knowledge.texts();
         match result {
             None => Err(self.user_error(|t| &t.expired)),
@@ -405,6 +443,122 @@ impl App {
             }
             Some(Err(e)) => Err(AppError::Engine(e)),
         }
+    }
+
+    /// `/consult start mode:team` in `channel`: one public session for the
+    /// channel, facilitated by `facilitator` (or theirs again if active).
+    pub fn team_start(&self, facilitator: &str, channel: &str) -> Result<ConsultView, AppError> {
+        let now = self.clock.now();
+        let scope = format!("team:{channel}");
+        if let Some(old) = self.store.active(facilitator, &scope)? {
+            if old.is_expired(now, self.ttl_of(&old)) {
+                self.store.update(&old.id, &mut |s| {
+                    s.apply(&self.content.questionnaire, Command::Cancel, now)
+                })?;
+            }
+        }
+        let session = Session::start_team(
+            &self.content.questionnaire,
+            new_session_id(),
+            facilitator.to_string(),
+            scope,
+            self.team_quorum,
+            now,
+        );
+        let texts = self.content.knowledge.texts();
+        Ok(match self.store.start(session)? {
+            Started::New(s) => self.view(s, ViewKind::Started, Some(texts.team_welcome.clone())),
+            Started::Existing(s) => self.view(s, ViewKind::Resumed, Some(texts.already_active.clone())),
+        })
+    }
+
+    /// A member's click on a team consultation rendered for `revision`.
+    /// `message_ref` says where its message lives (kept for expiry updates).
+    pub fn team_act(
+        &self,
+        member: &str,
+        member_name: &str,
+        id: &str,
+        revision: u32,
+        action: TeamAction,
+        message_ref: Option<&str>,
+    ) -> Result<ConsultView, AppError> {
+        let now = self.clock.now();
+        let Some(existing) = self.store.get(id)? else {
+            return Err(AppError::Expired);
+        };
+        if existing.team.is_none() {
+            return Err(AppError::Engine(EngineError::WrongMode));
+        }
+        if action.facilitator_only() && existing.owner != member {
+            return Err(self.user_error(|t| &t.facilitator_only));
+        }
+        if existing.status == Status::Active && existing.is_expired(now, self.ttl_of(&existing)) {
+            return Err(AppError::Expired);
+        }
+        let q = &self.content.questionnaire;
+        let content = &self.content;
+        let result = self.store.update(id, &mut |s| {
+            let command = match &action {
+                TeamAction::Vote(options) => Command::Vote {
+                    voter: member.to_string(),
+                    name: member_name.to_string(),
+                    options: options.clone(),
+                },
+                TeamAction::Next => Command::Next,
+                TeamAction::Back => Command::Back,
+                TeamAction::Finish => Command::Finish,
+                TeamAction::Cancel => Command::Cancel,
+            };
+            s.apply_at(q, command, revision, now)?;
+            if s.message_ref.is_none() {
+                s.message_ref = message_ref.map(str::to_string);
+            }
+            if s.status == Status::Completed {
+                if let Some(team) = &s.team {
+                    let rec = recommend(content, &team_picks(q, &s.answers, team));
+                    s.outcome = Some(outcome_key(&rec.verdict));
+                }
+            }
+            Ok(())
+        })?;
+        let texts = self.content.knowledge.texts();
+        match result {
+            None => Err(AppError::Expired),
+            Some(Ok(s)) => {
+                let notice = matches!(action, TeamAction::Cancel).then(|| texts.cancelled.clone());
+                Ok(self.view(s, ViewKind::Updated, notice))
+            }
+            Some(Err(EngineError::Stale { current, .. })) => Err(AppError::Stale { current }),
+            Some(Err(EngineError::NotActive(_))) => Err(AppError::Stale {
+                current: existing.revision,
+            }),
+            Some(Err(EngineError::NoVotes)) => Err(self.user_error(|t| &t.no_votes)),
+            Some(Err(e)) => Err(AppError::Engine(e)),
+        }
+    }
+
+    /// The current state of a session, for re-rendering its message.
+    pub fn current_view(&self, id: &str) -> Result<ConsultView, AppError> {
+        match self.store.get(id)? {
+            Some(s) => Ok(self.view(s, ViewKind::Updated, None)),
+            None => Err(AppError::Expired),
+        }
+    }
+
+    /// "How would I have scored?": a member's own votes alone, on a team session.
+    pub fn member_recommendation(&self, member: &str, id: &str) -> Result<Recommendation, AppError> {
+        let Some(s) = self.store.get(id)? else {
+            return Err(AppError::Expired);
+        };
+        let Some(team) = &s.team else {
+            return Err(AppError::Engine(EngineError::WrongMode));
+        };
+        let picks = member_picks(&s.answers, team, member);
+        if picks.is_empty() {
+            return Err(self.user_error(|t| &t.my_score_none));
+        }
+        Ok(recommend(&self.content, &picks))
     }
 
     /// The recommendation of a completed session, for sharing. Owner only.

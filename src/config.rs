@@ -81,6 +81,25 @@ impl Default for StorageConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamConfig {
+    /// A team consultation untouched for this long expires; its message says so.
+    pub session_ttl_hours: u64,
+    /// A question closes by itself once this many members voted (0: only the
+    /// facilitator's Next moves on).
+    pub quorum: u32,
+}
+
+impl Default for TeamConfig {
+    fn default() -> Self {
+        TeamConfig {
+            session_ttl_hours: 24,
+            quorum: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -111,6 +130,7 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub content: ContentConfig,
     pub storage: StorageConfig,
+    pub team: TeamConfig,
     pub log: LogConfig,
 }
 
@@ -150,6 +170,12 @@ impl Config {
                 problem: "must be at least 1".into(),
             });
         }
+        if self.team.session_ttl_hours == 0 {
+            return Err(ConfigError::Key {
+                key: "team.session_ttl_hours",
+                problem: "must be at least 1".into(),
+            });
+        }
         if self.storage.path.as_os_str().is_empty() {
             return Err(ConfigError::Key {
                 key: "storage.path",
@@ -183,6 +209,10 @@ impl Config {
 
     pub fn session_ttl_secs(&self) -> i64 {
         i64::try_from(self.storage.session_ttl_hours.saturating_mul(3600)).unwrap_or(i64::MAX)
+    }
+
+    pub fn team_ttl_secs(&self) -> i64 {
+        i64::try_from(self.team.session_ttl_hours.saturating_mul(3600)).unwrap_or(i64::MAX)
     }
 }
 

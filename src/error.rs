@@ -23,6 +23,10 @@ pub enum AppError {
     /// Shown to the user verbatim (ephemeral).
     #[error(transparent)]
     User(#[from] UserError),
+    /// The session expired or no longer exists. Shown as the `expired` text;
+    /// a team message is also updated to say so.
+    #[error("the session expired or no longer exists")]
+    Expired,
     /// The click belonged to an older step. Callers re-show the current state,
     /// so the session is carried along.
     #[error("stale click: the session is at revision {current}")]

@@ -128,7 +128,8 @@ fn bot_app(cli: &Cli) -> anyhow::Result<(Config, Arc<App>)> {
     init_logging(&config, "info");
     config.require_token()?;
     let store = open_store(&config)?;
-    let app = App::new(content, store, Arc::new(SystemClock), config.session_ttl_secs());
+    let app = App::new(content, store, Arc::new(SystemClock), config.session_ttl_secs())
+        .with_team_settings(config.team_ttl_secs(), config.team.quorum);
     Ok((config, Arc::new(app)))
 }
 
@@ -185,7 +186,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
             let (config, content) = load(&cli)?;
             init_logging(&config, "warn");
             let store = open_store(&config)?;
-            let app = App::new(content, store.clone(), Arc::new(SystemClock), config.session_ttl_secs());
+            let app = App::new(content, store.clone(), Arc::new(SystemClock), config.session_ttl_secs())
+                .with_team_settings(config.team_ttl_secs(), config.team.quorum);
             if let Err(e) = app.sweep() {
                 tracing::warn!(error = %e, "sweeping expired sessions failed");
             }

@@ -90,6 +90,7 @@ impl<'a, W: Write> Chat<'a, W> {
     fn say_error(&mut self, e: AppError) -> std::io::Result<()> {
         let text = match e {
             AppError::User(u) => u.to_string(),
+            AppError::Expired => self.app.content().knowledge.texts().expired.clone(),
             other => {
                 tracing::error!(error = %other, "chat command failed");
                 self.app.content().knowledge.texts().internal_error.clone()

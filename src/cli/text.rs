@@ -115,6 +115,12 @@ pub fn stats(s: &Stats) -> String {
         let parts: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = write!(out, "\nOutcomes: {}", parts.join(", "));
     }
+    let t = &s.team;
+    let _ = write!(
+        out,
+        "\nTeam consultations: {} started, {} completed, {} abandoned; {} participants and {} votes in completed ones",
+        t.started, t.completed, t.abandoned, t.participants, t.votes
+    );
     if !s.dropoff.is_empty() {
         let parts: Vec<String> = s.dropoff.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = write!(out, "\nDrop-off by question: {}", parts.join(", "));

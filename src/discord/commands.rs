@@ -23,7 +23,10 @@ pub enum Request {
     Ask {
         question: String,
     },
-    ConsultStart,
+    /// `team`: a public consultation for the channel.
+    ConsultStart {
+        team: bool,
+    },
     ConsultResume,
     ConsultCancel,
     Help,
@@ -150,6 +153,13 @@ fn subcommand(options: &[CommandDataOption]) -> Option<&str> {
     })
 }
 
+fn sub_options(options: &[CommandDataOption]) -> &[CommandDataOption] {
+    match options.first().map(|o| &o.value) {
+        Some(CommandDataOptionValue::SubCommand(inner)) => inner,
+        _ => &[],
+    }
+}
+
 /// Decodes a slash command.
 pub fn decode(cmd: &CommandInteraction) -> Request {
     let opts = &cmd.data.options;
@@ -165,7 +175,9 @@ pub fn decode(cmd: &CommandInteraction) -> Request {
         ("ask", _) => Request::Ask {
             question: string_option(opts, "question").unwrap_or_default(),
         },
-        ("consult", Some("start")) => Request::ConsultStart,
+        ("consult", Some("start")) => Request::ConsultStart {
+            team: string_option(sub_options(opts), "mode").as_deref() == Some("team"),
+        },
         ("consult", Some("resume")) => Request::ConsultResume,
         ("consult", Some("cancel")) => Request::ConsultCancel,
         ("advisor", Some("help")) => Request::Help,

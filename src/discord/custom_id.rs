@@ -32,8 +32,28 @@ pub enum ConsultAction {
     Share,
 }
 
+/// A team consultation action rendered on the channel message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamAction {
+    /// A vote button for one option.
+    Vote(String),
+    /// The vote select (values carry the option ids).
+    Select,
+    Next,
+    Back,
+    Finish,
+    Cancel,
+    /// "How would I have scored?" on the final message.
+    Me,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentId {
+    Team {
+        session: String,
+        revision: u32,
+        action: TeamAction,
+    },
     Consult {
         session: String,
         revision: u32,
@@ -81,6 +101,22 @@ impl fmt::Display for ComponentId {
                     ConsultAction::Share => f.write_str("share"),
                 }
             }
+            ComponentId::Team {
+                session,
+                revision,
+                action,
+            } => {
+                write!(f, "{PREFIX}:v:{session}:{revision}:")?;
+                match action {
+                    TeamAction::Vote(o) => write!(f, "a:{o}"),
+                    TeamAction::Select => f.write_str("s"),
+                    TeamAction::Next => f.write_str("n"),
+                    TeamAction::Back => f.write_str("b"),
+                    TeamAction::Finish => f.write_str("f"),
+                    TeamAction::Cancel => f.write_str("x"),
+                    TeamAction::Me => f.write_str("me"),
+                }
+            }
             ComponentId::Topic { topic } => write!(f, "{PREFIX}:t:{topic}"),
             ComponentId::NewConsult => write!(f, "{PREFIX}:new"),
             ComponentId::Forget { confirm } => write!(f, "{PREFIX}:f:{}", if *confirm { "y" } else { "n" }),
@@ -96,14 +132,35 @@ impl FromStr for ComponentId {
             return Err(ParseError::TooLong(s.len()));
         }
         let parts: Vec<&str> = s.split(':').collect();
+        // Canonical decimal only: "01" or "+1" would be a second spelling of the same id.
+        let revision_of = |r: &str| match r.parse::<u32>() {
+            Ok(v) if v.to_string() == r => Ok(v),
+            _ => Err(ParseError::Unknown),
+        };
         let id = match parts.as_slice() {
-            [PREFIX, "c", session, revision, rest @ ..] => {
-                // Canonical decimal only: "01" or "+1" would be a second
-                // spelling of the same id.
-                let revision = match revision.parse::<u32>() {
-                    Ok(r) if r.to_string() == *revision => r,
+            [PREFIX, "v", session, revision, rest @ ..] => {
+                let revision = revision_of(revision)?;
+                if !valid_token(session, 32) {
+                    return Err(ParseError::Unknown);
+                }
+                let action = match rest {
+                    ["a", option] if valid_token(option, 24) => TeamAction::Vote(option.to_string()),
+                    ["s"] => TeamAction::Select,
+                    ["n"] => TeamAction::Next,
+                    ["b"] => TeamAction::Back,
+                    ["f"] => TeamAction::Finish,
+                    ["x"] => TeamAction::Cancel,
+                    ["me"] => TeamAction::Me,
                     _ => return Err(ParseError::Unknown),
                 };
+                ComponentId::Team {
+                    session: session.to_string(),
+                    revision,
+                    action,
+                }
+            }
+            [PREFIX, "c", session, revision, rest @ ..] => {
+                let revision = revision_of(revision)?;
                 if !valid_token(session, 32) {
                     return Err(ParseError::Unknown);
                 }
@@ -154,8 +211,27 @@ mod tests {
         ]
     }
 
+    fn team_action() -> impl Strategy<Value = TeamAction> {
+        prop_oneof![
+            token().prop_map(TeamAction::Vote),
+            Just(TeamAction::Select),
+            Just(TeamAction::Next),
+            Just(TeamAction::Back),
+            Just(TeamAction::Finish),
+            Just(TeamAction::Cancel),
+            Just(TeamAction::Me),
+        ]
+    }
+
     fn component() -> impl Strategy<Value = ComponentId> {
         prop_oneof![
+            ("[a-z0-9_]{1,32}", any::<u32>(), team_action()).prop_map(|(session, revision, action)| {
+                ComponentId::Team {
+                    session,
+                    revision,
+                    action,
+                }
+            }),
             ("[a-z0-9_]{1,32}", any::<u32>(), action()).prop_map(|(session, revision, action)| ComponentId::Consult {
                 session,
                 revision,
@@ -214,6 +290,9 @@ mod tests {
             "fa1:t:../etc",
             "fa1:f:maybe",
             "fa1:new:extra",
+            "fa1:v:abc:1:me:x",
+            "fa1:v:abc:1:a:",
+            "fa1:v:abc:01:n",
         ] {
             assert!(bad.parse::<ComponentId>().is_err(), "{bad:?} should be rejected");
         }

@@ -8,9 +8,9 @@ use serenity::all::{
 };
 
 use super::commands::{self, Request};
-use super::custom_id::{ComponentId, ConsultAction};
+use super::custom_id::{ComponentId, ConsultAction, TeamAction as TeamButton};
 use super::render;
-use crate::app::{discord_owner, Action, App, ConsultView, ViewKind};
+use crate::app::{discord_owner, Action, App, ConsultView, TeamAction, ViewKind};
 use crate::error::AppError;
 
 /// How an interaction ended, for logs and metrics.
@@ -39,9 +39,20 @@ impl Outcome {
     }
 }
 
+/// Work the transport does after delivering the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    /// Re-render the team session's message from the store and edit it in
+    /// place (through this interaction's token). Team clicks are acknowledged
+    /// first and rendered here, serialised per session, so the message always
+    /// ends up showing every vote, whatever order concurrent clicks finish in.
+    RefreshTeam { session: String },
+}
+
 pub struct Handled {
     pub response: CreateInteractionResponse,
     pub outcome: Outcome,
+    pub after: Option<After>,
 }
 
 impl Handled {
@@ -49,6 +60,15 @@ impl Handled {
         Handled {
             response,
             outcome: Outcome::Ok,
+            after: None,
+        }
+    }
+
+    fn with_outcome(response: CreateInteractionResponse, outcome: Outcome) -> Self {
+        Handled {
+            response,
+            outcome,
+            after: None,
         }
     }
 }
@@ -58,6 +78,7 @@ struct Caller {
     owner: String,
     display_name: String,
     can_manage_guild: bool,
+    in_guild: bool,
 }
 
 fn caller(user: &User, member: Option<&Member>) -> Caller {
@@ -73,6 +94,7 @@ fn caller(user: &User, member: Option<&Member>) -> Caller {
         can_manage_guild: member
             .and_then(|m| m.permissions)
             .is_some_and(|p| p.contains(Permissions::MANAGE_GUILD) || p.contains(Permissions::ADMINISTRATOR)),
+        in_guild: member.is_some(),
     }
 }
 
@@ -103,15 +125,16 @@ fn failure(app: &App, e: AppError) -> Handled {
             tracing::info!(current, "stale");
             (texts.stale.clone(), Outcome::Stale)
         }
+        AppError::Expired => {
+            tracing::info!("expired or unknown session");
+            (texts.expired.clone(), Outcome::UserError)
+        }
         AppError::Store(e) => {
             tracing::error!(error = %e, "store failed");
             (texts.internal_error.clone(), Outcome::InternalError)
         }
     };
-    Handled {
-        response: CreateInteractionResponse::Message(render::notice(&text)),
-        outcome,
-    }
+    Handled::with_outcome(CreateInteractionResponse::Message(render::notice(&text)), outcome)
 }
 
 fn consult_message(app: &App, view: &ConsultView) -> Handled {
@@ -122,10 +145,7 @@ fn consult_message(app: &App, view: &ConsultView) -> Handled {
         ViewKind::Started | ViewKind::Resumed => Handled::ok(CreateInteractionResponse::Message(msg)),
         // Not applied: a fresh ephemeral message with the current state, and
         // the old message stays as it was.
-        ViewKind::Stale => Handled {
-            response: CreateInteractionResponse::Message(msg),
-            outcome: Outcome::Stale,
-        },
+        ViewKind::Stale => Handled::with_outcome(CreateInteractionResponse::Message(msg), Outcome::Stale),
     }
 }
 
@@ -144,17 +164,27 @@ fn command(app: &App, cmd: &CommandInteraction) -> Handled {
         Request::Framework { framework, topic } => public(app.framework_info(&framework, topic.as_deref())),
         Request::Compare { aspect } => public(app.compare(aspect.as_deref())),
         Request::Ask { question } => public(app.ask(&question)),
-        Request::ConsultStart => consult(app.consult_start(&who.owner)),
+        Request::ConsultStart { team: false } => consult(app.consult_start(&who.owner)),
+        Request::ConsultStart { team: true } if !who.in_guild => Handled::with_outcome(
+            CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().team_needs_channel)),
+            Outcome::UserError,
+        ),
+        Request::ConsultStart { team: true } => match app.team_start(&who.owner, &cmd.channel_id.get().to_string()) {
+            Ok(view) => Handled::ok(CreateInteractionResponse::Message(
+                render::team(content, &view).message(),
+            )),
+            Err(e) => failure(app, e),
+        },
         Request::ConsultResume => consult(app.consult_resume(&who.owner)),
         Request::ConsultCancel => consult(app.consult_cancel(&who.owner)),
         Request::Help => Handled::ok(CreateInteractionResponse::Message(
             render::reply(content, &app.help()).ephemeral(true),
         )),
         Request::ForgetMe => Handled::ok(CreateInteractionResponse::Message(render::forget_confirm(content))),
-        Request::Stats if !who.can_manage_guild => Handled {
-            response: CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().stats_forbidden)),
-            outcome: Outcome::UserError,
-        },
+        Request::Stats if !who.can_manage_guild => Handled::with_outcome(
+            CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().stats_forbidden)),
+            Outcome::UserError,
+        ),
         Request::Stats => match app.store().stats() {
             Ok(s) => Handled::ok(CreateInteractionResponse::Message(render::stats(&s))),
             Err(e) => failure(app, e.into()),
@@ -166,6 +196,7 @@ fn command(app: &App, cmd: &CommandInteraction) -> Handled {
                     &content.knowledge.texts().unknown_command,
                 )),
                 outcome: Outcome::Rejected,
+                after: None,
             }
         }
     }
@@ -191,10 +222,16 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
                     &content.knowledge.texts().unknown_component,
                 )),
                 outcome: Outcome::Rejected,
+                after: None,
             };
         }
     };
     match id {
+        ComponentId::Team {
+            session,
+            revision,
+            action,
+        } => team_component(app, c, &who, &session, revision, action),
         ComponentId::Consult {
             session,
             revision,
@@ -264,5 +301,74 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
                 Err(e) => failure(app, e),
             }
         }
+    }
+}
+
+/// Values of a string select, bounded.
+fn select_values(c: &ComponentInteraction) -> Option<Vec<String>> {
+    match &c.data.kind {
+        ComponentInteractionDataKind::StringSelect { values } => Some(values.iter().take(25).cloned().collect()),
+        _ => None,
+    }
+}
+
+fn team_component(
+    app: &App,
+    c: &ComponentInteraction,
+    who: &Caller,
+    session: &str,
+    revision: u32,
+    button: TeamButton,
+) -> Handled {
+    let content = app.content();
+    let action = match button {
+        TeamButton::Me => {
+            return match app.member_recommendation(&who.owner, session) {
+                Ok(rec) => Handled::ok(CreateInteractionResponse::Message(render::member_recommendation(
+                    content, &rec,
+                ))),
+                Err(e) => failure(app, e),
+            };
+        }
+        TeamButton::Vote(option) => TeamAction::Vote(vec![option]),
+        TeamButton::Select => match select_values(c) {
+            Some(values) => TeamAction::Vote(values),
+            None => {
+                return failure(
+                    app,
+                    AppError::Engine(crate::domain::questionnaire::EngineError::WrongMode),
+                )
+            }
+        },
+        TeamButton::Next => TeamAction::Next,
+        TeamButton::Back => TeamAction::Back,
+        TeamButton::Finish => TeamAction::Finish,
+        TeamButton::Cancel => TeamAction::Cancel,
+    };
+    let message_ref = format!("{}:{}", c.channel_id.get(), c.message.id.get());
+    match app.team_act(
+        &who.owner,
+        &who.display_name,
+        session,
+        revision,
+        action,
+        Some(&message_ref),
+    ) {
+        // Acknowledge now; the message is re-rendered from the store after.
+        Ok(_) => Handled {
+            response: CreateInteractionResponse::Acknowledge,
+            outcome: Outcome::Ok,
+            after: Some(After::RefreshTeam {
+                session: session.to_string(),
+            }),
+        },
+        // The message says so, for everyone, and takes no more votes.
+        Err(AppError::Expired) => Handled::with_outcome(
+            CreateInteractionResponse::UpdateMessage(
+                render::team_ended(content, &content.knowledge.texts().expired).message(),
+            ),
+            Outcome::UserError,
+        ),
+        Err(e) => failure(app, e),
     }
 }

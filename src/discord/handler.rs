@@ -4,7 +4,9 @@
 //! delivers the response. Every interaction is logged once with its id, kind,
 //! user, duration and outcome.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serenity::all::{Builder, Context, EventHandler, GuildId, Http, Interaction, Ready};
@@ -12,8 +14,11 @@ use serenity::async_trait;
 use tokio::sync::Semaphore;
 
 use super::commands;
-use super::dispatch::{self, Outcome};
+use super::dispatch::{self, After, Outcome};
+use super::render;
 use crate::app::App;
+use crate::domain::questionnaire::Status;
+use crate::error::AppError;
 use crate::storage::SessionStore;
 
 /// Upper bound on interactions handled at once; also how shutdown waits for
@@ -27,8 +32,70 @@ pub struct SyncPolicy {
     pub force: bool,
 }
 
+/// One team session's message edits, serialised.
+#[derive(Default)]
+struct RefreshSlot {
+    /// Held while rendering and sending an edit: edits never overtake each other.
+    sending: tokio::sync::Mutex<()>,
+    /// Set by every change after it is committed; cleared by the edit that
+    /// reads the store after it. An edit finding it clear has nothing new.
+    pending: AtomicBool,
+    /// The freshest interaction token (tokens expire after 15 minutes).
+    token: Mutex<String>,
+}
+
+/// Re-renders team messages after votes, coalescing bursts: however many
+/// clicks arrive at once, the last edit sent reads the store after the last
+/// commit, so the message ends up showing every vote.
+#[derive(Default)]
+pub struct TeamRefresher {
+    // A std Mutex: held only to look up a slot, never across an await.
+    slots: Mutex<HashMap<String, Arc<RefreshSlot>>>,
+}
+
+impl TeamRefresher {
+    pub async fn refresh(&self, http: &Http, app: &Arc<App>, session: &str, token: &str) {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots.entry(session.to_string()).or_default().clone()
+        };
+        *slot.token.lock().unwrap_or_else(|p| p.into_inner()) = token.to_string();
+        slot.pending.store(true, Ordering::SeqCst);
+        let _sending = slot.sending.lock().await;
+        if !slot.pending.swap(false, Ordering::SeqCst) {
+            return; // an edit that started after our commit already went out
+        }
+        let token = slot.token.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let view = {
+            let app = app.clone();
+            let session = session.to_string();
+            tokio::task::spawn_blocking(move || app.current_view(&session)).await
+        };
+        let content = app.content();
+        let (rendered, finished) = match view {
+            Ok(Ok(view)) => (render::team(content, &view), view.session.status != Status::Active),
+            Ok(Err(AppError::Expired)) => (render::team_ended(content, &content.knowledge.texts().expired), true),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, session, "reading a team session for its message failed");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, session, "team refresh task failed");
+                return;
+            }
+        };
+        if let Err(e) = rendered.edit().execute(http, &token).await {
+            tracing::error!(error = %e, session, "updating the team message failed");
+        }
+        if finished {
+            self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(session);
+        }
+    }
+}
+
 pub struct Handler {
     pub app: Arc<App>,
+    pub refresher: Arc<TeamRefresher>,
     pub sync: SyncPolicy,
     pub in_flight: Arc<Semaphore>,
     /// Told once the first READY has been handled (commands synced).
@@ -137,6 +204,7 @@ impl EventHandler for Handler {
                         &self.app.content().knowledge.texts().internal_error,
                     )),
                     outcome: Outcome::InternalError,
+                    after: None,
                 }
             }
         };
@@ -146,8 +214,12 @@ impl EventHandler for Handler {
         match delivered {
             Ok(()) => tracing::info!(outcome = outcome.as_str(), duration_ms = ms, "handled"),
             Err(e) => {
-                tracing::error!(outcome = outcome.as_str(), duration_ms = ms, error = %e, "delivering the response failed")
+                tracing::error!(outcome = outcome.as_str(), duration_ms = ms, error = %e, "delivering the response failed");
+                return;
             }
+        }
+        if let Some(After::RefreshTeam { session }) = handled.after {
+            self.refresher.refresh(&ctx.http, &self.app, &session, &token).await;
         }
     }
 }

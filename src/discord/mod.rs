@@ -68,6 +68,7 @@ pub async fn run(
     let ready_tx = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
     let handler = Handler {
         app: app.clone(),
+        refresher: Arc::new(handler::TeamRefresher::default()),
         sync: SyncPolicy {
             guild_id: config.discord.guild_id,
             force: options.force_sync,
@@ -86,17 +87,24 @@ pub async fn run(
     });
     let sweeper = {
         let app = app.clone();
+        let http = client.http.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_EVERY);
             loop {
                 tick.tick().await;
-                let app = app.clone();
-                match tokio::task::spawn_blocking(move || app.sweep()).await {
-                    Ok(Ok(expired)) if !expired.is_empty() => {
-                        tracing::info!(swept = expired.len(), "expired sessions removed")
+                let swept = {
+                    let app = app.clone();
+                    tokio::task::spawn_blocking(move || app.sweep()).await
+                };
+                match swept {
+                    Ok(Ok(expired)) => {
+                        if !expired.is_empty() {
+                            tracing::info!(swept = expired.len(), "expired sessions removed");
+                        }
+                        close_expired_team_messages(&http, &app, &expired).await;
                     }
                     Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
-                    _ => {}
+                    Err(e) => tracing::warn!(error = %e, "sweep task failed"),
                 }
             }
         })
@@ -112,6 +120,34 @@ pub async fn run(
     app.store().flush()?;
     tracing::info!("store flushed; bye");
     result.map_err(DiscordError::from)
+}
+
+/// Edits the public messages of expired team sessions to say so (their
+/// buttons would only get "expired" answers anyway).
+async fn close_expired_team_messages(
+    http: &serenity::all::Http,
+    app: &App,
+    expired: &[crate::domain::questionnaire::Session],
+) {
+    let content = app.content();
+    for s in expired.iter().filter(|s| s.team.is_some()) {
+        let Some((channel, message)) = s.message_ref.as_deref().and_then(|r| r.split_once(':')) else {
+            continue;
+        };
+        let (Ok(channel), Ok(message)) = (channel.parse::<u64>(), message.parse::<u64>()) else {
+            continue;
+        };
+        if channel == 0 || message == 0 {
+            continue;
+        }
+        let edit = render::team_ended(content, &content.knowledge.texts().expired).edit_message();
+        if let Err(e) = serenity::all::ChannelId::new(channel)
+            .edit_message(http, serenity::all::MessageId::new(message), edit)
+            .await
+        {
+            tracing::warn!(error = %e, session = %s.id, "could not mark an expired team message");
+        }
+    }
 }
 
 /// `framework-advisor register`: (re)registers the commands over REST only.

@@ -9,10 +9,10 @@
 use serenity::all::{
     ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateEmbed,
     CreateEmbedFooter, CreateInteractionResponseMessage, CreateSelectMenu, CreateSelectMenuKind,
-    CreateSelectMenuOption, ReactionType,
+    CreateSelectMenuOption, EditInteractionResponse, EditMessage, ReactionType,
 };
 
-use super::custom_id::{ComponentId, ConsultAction};
+use super::custom_id::{ComponentId, ConsultAction, TeamAction};
 use crate::app::{ConsultView, Reply};
 use crate::cli::text::bar;
 use crate::domain::content::Content;
@@ -339,13 +339,21 @@ fn stats_spec(s: &Stats) -> EmbedSpec {
     EmbedSpec {
         title: "Consultation statistics".into(),
         description: format!(
-            "**{}** started · **{}** completed · **{}** abandoned · **{}** active",
+            "Private: **{}** started · **{}** completed · **{}** abandoned · **{}** active (private and team)",
             s.started, s.completed, s.abandoned, s.active
         ),
         colour: NEUTRAL,
         fields: vec![
             ("Outcomes".into(), list(&s.outcomes), true),
             ("Drop-off by question".into(), list(&s.dropoff), true),
+            (
+                "Team consultations".into(),
+                format!(
+                    "**{}** started · **{}** completed · **{}** abandoned\n**{}** participants · **{}** votes in completed ones",
+                    s.team.started, s.team.completed, s.team.abandoned, s.team.participants, s.team.votes
+                ),
+                false,
+            ),
         ],
         footer: None,
     }
@@ -378,13 +386,14 @@ fn emoji(e: &Option<String>) -> Option<ReactionType> {
 }
 
 /// Buttons for up to five single-choice options, else a string select.
-fn answer_row(session: &Session, q: &Question) -> CreateActionRow {
+/// `id_for(Some(option))` is a button's custom_id, `id_for(None)` the select's.
+fn answer_row(q: &Question, id_for: impl Fn(Option<&str>) -> String) -> CreateActionRow {
     if q.kind == QuestionKind::Single && q.options.len() <= limits::BUTTONS_PER_ROW {
         let buttons = q
             .options
             .iter()
             .map(|o| {
-                let mut b = CreateButton::new(consult_id(session, ConsultAction::Pick(o.id.clone())))
+                let mut b = CreateButton::new(id_for(Some(&o.id)))
                     .label(clip(&o.label, limits::LABEL))
                     .style(ButtonStyle::Primary);
                 if let Some(e) = emoji(&o.emoji) {
@@ -418,13 +427,10 @@ fn answer_row(session: &Session, q: &Question) -> CreateActionRow {
     };
     let max = max.min(limits::SELECT_OPTIONS) as u8;
     CreateActionRow::SelectMenu(
-        CreateSelectMenu::new(
-            consult_id(session, ConsultAction::Select),
-            CreateSelectMenuKind::String { options },
-        )
-        .placeholder(placeholder)
-        .min_values(min as u8)
-        .max_values(max),
+        CreateSelectMenu::new(id_for(None), CreateSelectMenuKind::String { options })
+            .placeholder(placeholder)
+            .min_values(min as u8)
+            .max_values(max),
     )
 }
 
@@ -538,9 +544,13 @@ pub fn consultation(content: &Content, view: &ConsultView) -> CreateInteractionR
     let msg = message().ephemeral(true);
     match session.status {
         Status::Active => match content.questionnaire.next_question(&session.answers) {
-            Some(q) => msg
-                .embed(question_spec(content, view, q).build())
-                .components(vec![answer_row(session, q), controls_row(session)]),
+            Some(q) => msg.embed(question_spec(content, view, q).build()).components(vec![
+                answer_row(q, |o| match o {
+                    Some(o) => consult_id(session, ConsultAction::Pick(o.to_string())),
+                    None => consult_id(session, ConsultAction::Select),
+                }),
+                controls_row(session),
+            ]),
             None => notice(&content.knowledge.texts().internal_error),
         },
         Status::Completed => {
@@ -617,6 +627,246 @@ pub fn sanitise_name(name: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// A message body usable as a response, an interaction edit or a message edit.
+pub struct Rendered {
+    pub embeds: Vec<CreateEmbed>,
+    pub components: Vec<CreateActionRow>,
+}
+
+impl Rendered {
+    pub fn message(self) -> CreateInteractionResponseMessage {
+        message().embeds(self.embeds).components(self.components)
+    }
+
+    pub fn edit(self) -> EditInteractionResponse {
+        EditInteractionResponse::new()
+            .embeds(self.embeds)
+            .components(self.components)
+            .allowed_mentions(CreateAllowedMentions::new())
+    }
+
+    pub fn edit_message(self) -> EditMessage {
+        EditMessage::new()
+            .embeds(self.embeds)
+            .components(self.components)
+            .allowed_mentions(CreateAllowedMentions::new())
+    }
+}
+
+fn team_id(session: &Session, action: TeamAction) -> String {
+    ComponentId::Team {
+        session: session.id.clone(),
+        revision: session.revision,
+        action,
+    }
+    .to_string()
+}
+
+/// Names shown under a tally: a few, then a count, never mentions.
+const NAMES_SHOWN: usize = 3;
+
+/// The live tally of the current question, compact whatever the team size.
+fn tally_field(session: &Session, q: &Question) -> (String, String, bool) {
+    let Some(team) = &session.team else {
+        return (String::new(), String::new(), false);
+    };
+    let voters = team.voters_on(&q.id);
+    let tally = team.tally(q);
+    let lines: Vec<String> = q
+        .options
+        .iter()
+        .zip(&tally)
+        .map(|(o, (_, n))| format!("`{n:>3}` `{}` {}", bar(*n, voters.max(1), 8), clip(&o.label, 60)))
+        .collect();
+    let mut names: Vec<String> = team
+        .votes
+        .get(&q.id)
+        .map(|v| {
+            v.keys()
+                .filter_map(|k| team.names.get(k))
+                .map(|n| sanitise_name(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let shown = names.iter().take(NAMES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let who = match names.len() {
+        0 => "No votes yet.".to_string(),
+        n if n <= NAMES_SHOWN => format!("Voted: {shown}"),
+        n => format!("Voted: {shown} and {} more", n - NAMES_SHOWN),
+    };
+    (
+        format!("Votes: {voters}"),
+        clip(&format!("{}\n{who}", lines.join("\n")), limits::FIELD_VALUE),
+        false,
+    )
+}
+
+fn team_controls(session: &Session) -> CreateActionRow {
+    CreateActionRow::Buttons(vec![
+        CreateButton::new(team_id(session, TeamAction::Next))
+            .label("Next")
+            .style(ButtonStyle::Success),
+        CreateButton::new(team_id(session, TeamAction::Back))
+            .label("Back")
+            .style(ButtonStyle::Secondary)
+            .disabled(session.answers.is_empty()),
+        CreateButton::new(team_id(session, TeamAction::Finish))
+            .label("Finish early")
+            .style(ButtonStyle::Secondary)
+            .disabled(session.answers.is_empty()),
+        CreateButton::new(team_id(session, TeamAction::Cancel))
+            .label("Cancel")
+            .style(ButtonStyle::Danger),
+    ])
+}
+
+fn question_label(content: &Content, question: &str) -> String {
+    content
+        .questionnaire
+        .question(question)
+        .map_or_else(|| question.to_string(), |q| clip(&q.prompt, 80))
+}
+
+fn option_label(content: &Content, question: &str, option: &str) -> String {
+    content
+        .questionnaire
+        .question(question)
+        .and_then(|q| q.option(option))
+        .map_or_else(|| option.to_string(), |o| clip(&o.label, 50))
+}
+
+/// How united the team was: per question the split, and the disputed ones
+/// with what each side's choice pushed toward.
+fn unity_spec(content: &Content, unity: &crate::domain::team::Unity) -> EmbedSpec {
+    let splits = unity
+        .splits
+        .iter()
+        .map(|s| {
+            let parts = s
+                .counts
+                .iter()
+                .map(|(o, n)| format!("{} {n}", option_label(content, &s.question, o)))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            format!("**{}**: {parts}", question_label(content, &s.question))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let disputed = unity
+        .disputed
+        .iter()
+        .map(|s| {
+            let sides = s
+                .counts
+                .iter()
+                .take(2)
+                .map(|(o, n)| {
+                    let push = content
+                        .questionnaire
+                        .question(&s.question)
+                        .and_then(|q| q.option(o))
+                        .map(|opt| opt.weight("django") - opt.weight("flask"))
+                        .unwrap_or(0);
+                    let toward = match push.signum() {
+                        1 => "toward Django",
+                        -1 => "toward Flask",
+                        _ => "neutral",
+                    };
+                    format!("{} ({n}) → {toward}", option_label(content, &s.question, o))
+                })
+                .collect::<Vec<_>>()
+                .join(" vs ");
+            format!("**{}**: {sides}", question_label(content, &s.question))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    EmbedSpec {
+        title: "How united the team was".into(),
+        description: format!(
+            "Agreement **{:.0}%** `{}`",
+            unity.overall * 100.0,
+            bar((unity.overall * 100.0).round() as usize, 100, 20)
+        ),
+        colour: NEUTRAL,
+        fields: vec![
+            ("Where the team split most".into(), disputed, false),
+            ("Every question".into(), splits, false),
+        ],
+        footer: None,
+    }
+}
+
+/// The public team consultation message: the current question with its live
+/// tally, or the team recommendation with the unity analysis.
+pub fn team(content: &Content, view: &ConsultView) -> Rendered {
+    let session = &view.session;
+    match session.status {
+        Status::Active => {
+            let Some(q) = content.questionnaire.next_question(&session.answers) else {
+                return team_ended(content, &content.knowledge.texts().internal_error);
+            };
+            let mut spec = question_spec(content, view, q);
+            spec.fields.push(tally_field(session, q));
+            Rendered {
+                embeds: vec![spec.build()],
+                components: vec![
+                    answer_row(q, |o| match o {
+                        Some(o) => team_id(session, TeamAction::Vote(o.to_string())),
+                        None => team_id(session, TeamAction::Select),
+                    }),
+                    team_controls(session),
+                ],
+            }
+        }
+        Status::Completed => {
+            let (Some(rec), Some(unity)) = (&view.recommendation, &view.unity) else {
+                return team_ended(content, &content.knowledge.texts().internal_error);
+            };
+            let mut spec = recommendation_spec(content, rec);
+            spec.title = format!("Team {}", spec.title.to_lowercase());
+            if let Some(t) = &session.team {
+                spec.footer = Some(format!("{} members voted · {} votes", t.participants(), t.vote_count()));
+            }
+            // Two embeds share Discord's 6000-character budget.
+            let rec_embed = spec.clipped(3600).build();
+            let unity_embed = unity_spec(content, unity).clipped(2300).build();
+            let mut buttons = vec![CreateButton::new(team_id(session, TeamAction::Me))
+                .label("How would I have scored?")
+                .style(ButtonStyle::Primary)];
+            buttons.extend(docs_buttons(content));
+            buttons.truncate(limits::BUTTONS_PER_ROW);
+            Rendered {
+                embeds: vec![rec_embed, unity_embed],
+                components: vec![CreateActionRow::Buttons(buttons)],
+            }
+        }
+        Status::Cancelled => team_ended(content, &content.knowledge.texts().cancelled),
+    }
+}
+
+/// A team message that takes no more votes (cancelled or expired).
+pub fn team_ended(content: &Content, text: &str) -> Rendered {
+    let _ = content;
+    Rendered {
+        embeds: vec![EmbedSpec {
+            title: "Team consultation closed".into(),
+            description: text.to_string(),
+            colour: NEUTRAL,
+            ..Default::default()
+        }
+        .build()],
+        components: vec![],
+    }
+}
+
+/// "How would I have scored?": only for the member who asked.
+pub fn member_recommendation(content: &Content, rec: &Recommendation) -> CreateInteractionResponseMessage {
+    let mut spec = recommendation_spec(content, rec);
+    spec.title = format!("Your votes alone: {}", spec.title);
+    message().ephemeral(true).embed(spec.build())
 }
 
 /// Asks to confirm "forget me".

@@ -183,7 +183,7 @@ pub fn unity(q: &Questionnaire, answers: &[Answer], team: &TeamState) -> Unity {
                 return None;
             }
             let mut counts: Vec<(String, usize)> = team.tally(question).into_iter().filter(|(_, n)| *n > 0).collect();
-            counts.sort_by(|a, b| b.1.cmp(&a.1));
+            counts.sort_by_key(|c| std::cmp::Reverse(c.1));
             let top = counts.first().map_or(0, |c| c.1);
             Some(Split {
                 question: a.question.clone(),

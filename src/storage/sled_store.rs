@@ -108,17 +108,24 @@ fn on_transition(
     if was == Some(new.status) {
         return Ok(());
     }
-    match new.status {
-        Status::Active => bump(&t[STATS], "started", 1)?,
-        Status::Completed => {
-            bump(&t[STATS], "completed", 1)?;
+    let stats = &t[STATS];
+    match (new.status, &new.team) {
+        (Status::Active, None) => bump(stats, "started", 1)?,
+        (Status::Active, Some(_)) => bump(stats, "team:started", 1)?,
+        (Status::Completed, None) => {
+            bump(stats, "completed", 1)?;
             bump(
-                &t[STATS],
+                stats,
                 &format!("outcome:{}", new.outcome.as_deref().unwrap_or("unknown")),
                 1,
             )?;
         }
-        Status::Cancelled => abandon(&t[STATS], new)?,
+        (Status::Completed, Some(team)) => {
+            bump(stats, "team:completed", 1)?;
+            bump(stats, "team:participants", team.participants() as u64)?;
+            bump(stats, "team:votes", team.vote_count() as u64)?;
+        }
+        (Status::Cancelled, _) => abandon(stats, new)?,
     }
     if new.status != Status::Active {
         release_active(&t[ACTIVE], new)?;

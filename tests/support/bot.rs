@@ -67,7 +67,10 @@ impl Bot {
     pub async fn start_with(fake: &FakeDiscord, config: Config, clock: Arc<dyn Clock>) -> Bot {
         let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
         let store = Arc::new(open_store(&config.storage.path));
-        let app = Arc::new(App::new(content, store, clock, config.session_ttl_secs()));
+        let app = Arc::new(
+            App::new(content, store, clock, config.session_ttl_secs())
+                .with_team_settings(config.team_ttl_secs(), config.team.quorum),
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let (ready_tx, mut ready_rx) = watch::channel(false);
         let run_app = app.clone();
