@@ -315,8 +315,9 @@ impl App {
         let texts = self.content.knowledge.texts();
         let lean = (!session.answers.is_empty()).then(|| {
             match rec.scores.as_slice() {
-                [(_, d), (_, f)] if d > f => &texts.lean_django,
-                [(_, d), (_, f)] if f > d => &texts.lean_flask,
+                // Same tolerance as the verdict: float noise is a tie.
+                [(_, d), (_, f)] if d - f > 1e-6 => &texts.lean_django,
+                [(_, d), (_, f)] if f - d > 1e-6 => &texts.lean_flask,
                 _ => &texts.lean_even,
             }
             .clone()

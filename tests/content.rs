@@ -171,6 +171,15 @@ fn every_required_topic_is_present_with_both_sides() {
         assert!(!t.comparison.trim().is_empty(), "topic {id} has no comparison");
         assert_eq!(kb.topic_by_name(id).map(|t| t.id.as_str()), Some(id));
     }
+    // Every topic, required or not, has both sides and a bottom line.
+    for t in &kb.topics {
+        assert!(
+            !t.django.trim().is_empty() && !t.flask.trim().is_empty(),
+            "topic {}",
+            t.id
+        );
+        assert!(!t.comparison.trim().is_empty(), "topic {}", t.id);
+    }
 }
 
 #[test]

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::content::{Content, FRAMEWORK_IDS};
 use super::questionnaire::{Answer, Question, QuestionKind};
 
+/// Margins smaller than this are float noise: an exact tie.
+const TIE_EPSILON: f64 = 1e-6;
 /// Below this share of the possible margin the result is a close call.
 const CLOSE_CALL_RATIO: f64 = 0.12;
 /// Reasons listed in a recommendation.
@@ -164,6 +166,11 @@ pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
                 share,
             });
         }
+    }
+    // Sums of products of decimals (1.2 × 3) are not exact: a margin this
+    // small is a tie, so the verdict and the running lean can never disagree.
+    if margin.abs() < TIE_EPSILON {
+        margin = 0.0;
     }
     let possible: f64 = asked.iter().filter_map(|id| q.question(id)).map(max_margin).sum();
     let ratio = if possible > 0.0 {
@@ -502,5 +509,38 @@ mod tests {
         let negative = recommend(&c, &[pick("admin", "essential", -1.0)]);
         assert!(negative.reasons.is_empty());
         assert_eq!(negative.verdict, Verdict::CloseCall { leaning: None });
+    }
+
+    /// A path whose pushes cancel out exactly (found by the property test in
+    /// tests/engine_props.rs): 1.2 x 3 for "conventions" is 3.5999999999999996
+    /// in floating point, so the separately accumulated margin comes out at
+    /// about -4e-16 while both scores are exactly 12.0.
+    const EXACT_TIE_PROFILE: &[(&str, &[&str])] = &[
+        ("project_type", &["ml_serving"]),
+        ("ml_kind", &["in_product"]),
+        ("admin", &["no_admin"]),
+        ("data_model", &["relational"]),
+        ("auth", &["accounts"]),
+        ("async_needs", &["realtime"]),
+        ("realtime_kind", &["notifications"]),
+        ("scale", &["small_stable"]),
+        ("security", &["internal_only"]),
+        ("team_size", &["medium"]),
+        ("experience", &["sqlalchemy"]),
+        ("deadline", &["months"]),
+        ("control", &["conventions"]),
+        ("maintenance", &["short"]),
+    ];
+
+    // Regression: the verdict's leaning came from a margin summed separately
+    // from the scores, so rounding turns an exact tie into "leaning Flask"
+    // while the running lean (computed from the scores) says "Even so far".
+    #[test]
+    fn exact_tie_has_no_leaning() {
+        let c = content();
+        let rec = recommend(&c, &picks_from_answers(&answers(&c, EXACT_TIE_PROFILE)));
+        assert_eq!(score(&rec, "django"), score(&rec, "flask"));
+        assert_eq!(rec.confidence, 50);
+        assert_eq!(rec.verdict, Verdict::CloseCall { leaning: None });
     }
 }

@@ -1,0 +1,504 @@
+//! The built binary, driven as a user would drive it: `chat --consult` with
+//! answers typed line by line (quitting, resuming, going back), `chat` for
+//! lookups, `check` on good and broken content, and a bad configuration.
+//!
+//! Every run gets its own temporary directory with a config file pointing at
+//! the repository's `responses/` and a fresh sled directory, so the tests do
+//! not depend on the working directory, a developer's `config.toml` or the
+//! environment.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use framework_advisor::domain::content::Content;
+use framework_advisor::domain::questionnaire::{Answer, Questionnaire};
+
+const BIN: &str = env!("CARGO_BIN_EXE_framework-advisor");
+/// A run that takes longer than this is hung (waiting for input it will never get).
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn responses() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("responses")
+}
+
+fn questionnaire() -> Questionnaire {
+    Content::load(&responses()).unwrap().questionnaire
+}
+
+/// A data directory and a config file of its own.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self::with_content(&responses())
+    }
+
+    fn with_content(content: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!("[content]\ndir = {:?}\n", content.display().to_string());
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        Env { dir }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs the binary with `--config` and `--data` of this environment.
+    fn run(&self, args: &[&str], input: &str) -> Run {
+        let mut all: Vec<String> = vec![
+            "--config".into(),
+            self.config().display().to_string(),
+            "--data".into(),
+            self.data().display().to_string(),
+        ];
+        all.extend(args.iter().map(|a| a.to_string()));
+        run_bin(&all, input, self.dir.path())
+    }
+
+    fn consult(&self, user: &str, lines: &[&str]) -> Run {
+        self.run(&["chat", "--consult", "--user", user], &input(lines))
+    }
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    #[track_caller]
+    fn assert_ok(&self) -> &Self {
+        assert_eq!(self.code, Some(0), "{self:?}");
+        self
+    }
+
+    /// `(step, total)` of every question shown, in order.
+    fn steps(&self) -> Vec<(usize, usize)> {
+        self.stdout
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix("Step ")?;
+                let mut words = rest.split_whitespace();
+                let step = words.next()?.parse().ok()?;
+                (words.next()? == "of").then_some(())?;
+                Some((step, words.next()?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    fn step_numbers(&self) -> Vec<usize> {
+        self.steps().into_iter().map(|(s, _)| s).collect()
+    }
+}
+
+fn input(lines: &[&str]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// Runs the binary in `cwd` with a clean environment (no `FA_*` overrides,
+/// no `RUST_LOG`), feeding `input` on stdin and closing it.
+fn run_bin(args: &[String], input: &str, cwd: &Path) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("FA_") || key == "RUST_LOG" || key == "DISCORD_TOKEN" {
+            cmd.env_remove(key);
+        }
+    }
+    let mut child = cmd.spawn().expect("spawn the binary");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    // Writing and reading in threads: a chatty child must never block on a full pipe.
+    let writer = std::thread::spawn(move || {
+        // The binary may exit before reading everything (after `q`): ignore EPIPE.
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let reader_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let reader_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            child.kill().unwrap();
+            panic!("{BIN} {args:?} did not finish within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    writer.join().unwrap();
+    Run {
+        code: status.code(),
+        stdout: reader_out.join().unwrap(),
+        stderr: reader_err.join().unwrap(),
+    }
+}
+
+/// A consultation profile as option ids, turned into the lines a user types
+/// (1-based option numbers, comma-separated for multi-choice).
+struct Scripted {
+    lines: Vec<String>,
+    /// `(step, total)` the binary must show before each answer.
+    steps: Vec<(usize, usize)>,
+}
+
+fn path(profile: &[(&str, &[&str])]) -> Scripted {
+    let q = questionnaire();
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut lines = Vec::new();
+    let mut steps = Vec::new();
+    for (question, options) in profile {
+        let current = q.next_question(&answers).expect("profile longer than the path");
+        assert_eq!(current.id, *question, "profile does not follow the questionnaire");
+        steps.push(q.progress(&answers));
+        let numbers: Vec<String> = options
+            .iter()
+            .map(|o| (current.options.iter().position(|x| x.id == *o).expect("option") + 1).to_string())
+            .collect();
+        lines.push(numbers.join(","));
+        let ids: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+        answers.push(q.validate_answer(current, &ids).unwrap());
+    }
+    assert!(q.next_question(&answers).is_none(), "profile stops before the end");
+    Scripted { lines, steps }
+}
+
+const DJANGO: &[(&str, &[&str])] = &[
+    ("project_type", &["content_site"]),
+    ("admin", &["essential"]),
+    ("data_model", &["relational"]),
+    ("auth", &["roles"]),
+    ("templates", &["server_forms"]),
+    ("async_needs", &["realtime"]),
+    ("realtime_kind", &["chat", "notifications"]),
+    ("scale", &["feature_growth"]),
+    ("security", &["regulated"]),
+    ("team_size", &["medium"]),
+    ("experience", &["django", "fullstack_other"]),
+    ("deadline", &["weeks"]),
+    ("control", &["conventions"]),
+    ("maintenance", &["long_lived"]),
+];
+
+fn lines(p: &Scripted) -> Vec<&str> {
+    p.lines.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn full_consultation_ends_with_the_recommendation() {
+    let env = Env::new();
+    let p = path(DJANGO);
+    let run = env.consult("alice", &lines(&p));
+    run.assert_ok();
+    assert_eq!(run.steps(), p.steps, "{run:?}");
+    assert!(run.stdout.contains("=== Recommendation: Django ==="), "{run:?}");
+    assert!(run.stdout.contains("Confidence: "), "{run:?}");
+    // The reasons are the answers' own words.
+    assert!(
+        run.stdout.contains("staff need a back office to edit data every day"),
+        "{run:?}"
+    );
+    assert!(
+        !run.stdout.contains("Saved."),
+        "a completed run is not 'saved for later'"
+    );
+    // The store counted it.
+    let stats = env.run(&["stats"], "");
+    stats.assert_ok();
+    assert!(
+        stats.stdout.contains("1 started, 1 completed, 0 abandoned, 0 active"),
+        "{stats:?}"
+    );
+    assert!(stats.stdout.contains("django 1"), "{stats:?}");
+    // A completed consultation is over: the next run starts afresh.
+    let again = env.consult("alice", &[]);
+    again.assert_ok();
+    assert_eq!(again.step_numbers(), [1], "{again:?}");
+}
+
+#[test]
+fn flask_consultation_with_model_serving_mentions_fastapi() {
+    let env = Env::new();
+    let p = path(&[
+        ("project_type", &["ml_serving"]),
+        ("ml_kind", &["simple_predict"]),
+        ("admin", &["no_admin"]),
+        ("data_model", &["no_db"]),
+        ("auth", &["none"]),
+        ("async_needs", &["none"]),
+        ("scale", &["small_stable"]),
+        ("security", &["internal_only"]),
+        ("team_size", &["solo"]),
+        ("experience", &["flask"]),
+        ("deadline", &["flexible"]),
+        ("control", &["control"]),
+        ("maintenance", &["short"]),
+    ]);
+    let run = env.consult("alice", &lines(&p));
+    run.assert_ok();
+    assert_eq!(run.steps(), p.steps, "{run:?}");
+    assert!(run.stdout.contains("=== Recommendation: Flask ==="), "{run:?}");
+    assert!(run.stdout.contains("FastAPI"), "{run:?}");
+}
+
+#[test]
+fn quit_midway_then_resume_at_the_same_step() {
+    let env = Env::new();
+    let p = path(DJANGO);
+    let all = lines(&p);
+    let mut first: Vec<&str> = all[..4].to_vec();
+    first.push("q");
+    let run = env.consult("alice", &first);
+    run.assert_ok();
+    assert_eq!(run.steps(), p.steps[..5], "{run:?}");
+    assert!(run.stdout.contains("Saved."), "{run:?}");
+    assert!(!run.stdout.contains("==="), "no recommendation yet: {run:?}");
+
+    let resumed = env.consult("alice", &all[4..]);
+    resumed.assert_ok();
+    assert_eq!(resumed.steps(), p.steps[4..], "resumes at step 5: {resumed:?}");
+    assert!(resumed.stdout.lines().any(|l| l.starts_with("Step 5 of ")));
+    assert!(resumed.stdout.contains("=== Recommendation: Django ==="), "{resumed:?}");
+}
+
+#[test]
+fn end_of_input_midway_saves_and_the_next_run_resumes() {
+    let env = Env::new();
+    let p = path(DJANGO);
+    let all = lines(&p);
+    let run = env.consult("alice", &all[..7]);
+    run.assert_ok();
+    assert_eq!(run.steps(), p.steps[..8], "{run:?}");
+    assert!(run.stdout.contains("Saved."), "{run:?}");
+
+    // Nothing typed at all: the question is shown again, still saved.
+    let peek = env.consult("alice", &[]);
+    peek.assert_ok();
+    assert_eq!(peek.steps(), p.steps[7..8], "{peek:?}");
+
+    let resumed = env.consult("alice", &all[7..]);
+    resumed.assert_ok();
+    assert_eq!(resumed.steps(), p.steps[7..], "{resumed:?}");
+    assert!(resumed.stdout.contains("=== Recommendation: Django ==="), "{resumed:?}");
+}
+
+#[test]
+fn back_restart_and_invalid_input() {
+    let env = Env::new();
+    let run = env.consult("alice", &["b", "1", "99", "abc", "", "1", "b", "r", "1", "q"]);
+    run.assert_ok();
+    // b on the first question: refused, still step 1. Then 1 -> step 2;
+    // 99, abc and an empty line: a hint and step 2 again; 1 -> step 3;
+    // b -> step 2; r -> step 1; 1 -> step 2; q.
+    assert_eq!(run.step_numbers(), [1, 1, 2, 2, 2, 2, 3, 2, 1, 2], "{run:?}");
+    assert!(run.stdout.contains("nothing to go back to"), "{run:?}");
+    assert!(run.stdout.contains("\"99\" is not a choice"), "{run:?}");
+    assert!(run.stdout.contains("\"abc\" is not a choice"), "{run:?}");
+    assert!(run.stdout.contains("Type the number of your answer."), "{run:?}");
+    assert!(run.stdout.contains("Starting over from the first question."), "{run:?}");
+    // Saved at step 2 with one answer.
+    let resumed = env.consult("alice", &[]);
+    assert_eq!(resumed.step_numbers(), [2], "{resumed:?}");
+}
+
+#[test]
+fn single_choice_question_refuses_two_numbers() {
+    let env = Env::new();
+    let run = env.consult("alice", &["1,2", "q"]);
+    run.assert_ok();
+    assert_eq!(run.step_numbers(), [1, 1], "{run:?}");
+    assert!(run.stdout.contains("Pick exactly 1 (you picked 2)."), "{run:?}");
+}
+
+#[test]
+fn cancel_ends_the_consultation() {
+    let env = Env::new();
+    let run = env.consult("alice", &["1", "x", "1"]);
+    run.assert_ok();
+    assert_eq!(run.step_numbers(), [1, 2], "{run:?}");
+    assert!(run.stdout.contains("Consultation cancelled."), "{run:?}");
+    let fresh = env.consult("alice", &[]);
+    assert_eq!(fresh.step_numbers(), [1], "{fresh:?}");
+    assert!(
+        fresh.stdout.contains("Let's find the better fit"),
+        "a new one starts: {fresh:?}"
+    );
+    let stats = env.run(&["stats"], "");
+    assert!(
+        stats.stdout.contains("2 started, 0 completed, 1 abandoned, 1 active"),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn two_users_on_one_data_dir_have_separate_sessions() {
+    let env = Env::new();
+    let p = path(DJANGO);
+    let all = lines(&p);
+    let alice = env.consult("alice", &all[..3]);
+    alice.assert_ok();
+    let bob = env.consult("bob", &["7"]);
+    bob.assert_ok();
+    assert_eq!(bob.step_numbers(), [1, 2], "bob starts his own: {bob:?}");
+    let alice_again = env.consult("alice", &[]);
+    assert_eq!(
+        alice_again.steps(),
+        p.steps[3..4],
+        "alice is where she left: {alice_again:?}"
+    );
+    assert!(
+        alice_again.stdout.contains("already have a consultation in progress"),
+        "{alice_again:?}"
+    );
+    let bob_again = env.consult("bob", &["b"]);
+    assert_eq!(bob_again.step_numbers(), [2, 1], "{bob_again:?}");
+}
+
+#[test]
+fn chat_answers_lookups_and_questions() {
+    let env = Env::new();
+    let run = env.run(
+        &["chat", "--user", "alice"],
+        &input(&[
+            "compare orm",
+            "django admin",
+            "is flask good for microservices",
+            "xyzzy plugh",
+            "quit",
+            "compare security",
+        ]),
+    );
+    run.assert_ok();
+    let out = &run.stdout;
+    // compare orm: both sides and a bottom line.
+    assert!(out.contains("ORM and migrations: Django vs Flask"), "{run:?}");
+    assert!(out.contains("== Django ==") && out.contains("== Flask ==") && out.contains("Bottom line:"));
+    // django admin: Django's side of the admin topic.
+    assert!(out.contains("Django — Admin and back office"), "{run:?}");
+    assert!(out.contains("Django admin"), "{run:?}");
+    // A question: the best topic, answered from Flask's side.
+    let best = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Best match: "))
+        .expect("a best match");
+    assert!(["Use cases", "Scalability"].contains(&best), "best match {best:?}");
+    assert!(out.contains("\nFlask: "), "{run:?}");
+    // Nonsense: the no-match text from messages.toml.
+    assert!(out.contains("I couldn't match that to a topic."), "{run:?}");
+    // Nothing after quit is read.
+    assert!(!out.contains("Security: Django vs Flask"), "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+}
+
+#[test]
+fn chat_consult_command_inside_chat() {
+    let env = Env::new();
+    let run = env.run(&["chat", "--user", "carol"], &input(&["consult", "1", "q", "quit"]));
+    run.assert_ok();
+    assert_eq!(run.step_numbers(), [1, 2], "{run:?}");
+    let resumed = env.consult("carol", &[]);
+    assert_eq!(resumed.step_numbers(), [2], "{resumed:?}");
+}
+
+#[test]
+fn check_accepts_the_real_content() {
+    let env = Env::new();
+    let run = env.run(&["check"], "");
+    run.assert_ok();
+    assert!(
+        run.stdout.starts_with("ok: configuration valid; 2 frameworks"),
+        "{run:?}"
+    );
+    // Without a config file the content dir defaults to `responses`,
+    // relative to the working directory.
+    let absent = env.dir.path().join("absent.toml").display().to_string();
+    let from_repo = run_bin(
+        &["--config".into(), absent, "check".into()],
+        "",
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    );
+    from_repo.assert_ok();
+    assert!(from_repo.stdout.contains("in responses"), "{from_repo:?}");
+}
+
+#[test]
+fn check_refuses_broken_content_naming_the_file() {
+    let content = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(responses()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), content.path().join(entry.file_name())).unwrap();
+    }
+    let topics = content.path().join("topics.toml");
+    let text = std::fs::read_to_string(&topics).unwrap();
+    assert!(text.contains("title = \"Security\""));
+    std::fs::write(&topics, text.replace("title = \"Security\"", "title = \"\"")).unwrap();
+    let env = Env::with_content(content.path());
+    let run = env.run(&["check"], "");
+    assert_ne!(run.code, Some(0), "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    assert!(run.stderr.contains("topics.toml"), "{run:?}");
+    assert!(run.stderr.contains("topic \"security\": title is empty"), "{run:?}");
+    assert!(!run.stderr.contains("panicked"), "{run:?}");
+    // chat refuses to start on it too, the same way.
+    let chat = env.consult("alice", &["1"]);
+    assert_ne!(chat.code, Some(0), "{chat:?}");
+    assert!(chat.stderr.contains("topics.toml"), "{chat:?}");
+}
+
+#[test]
+fn bad_config_key_is_one_line_naming_the_key() {
+    for (config, key) in [
+        ("[storage]\npaht = \"x\"\n", "paht"),
+        ("[storage]\nsession_ttl_hours = \"soon\"\n", "session_ttl_hours"),
+        ("[storage]\nsession_ttl_hours = 0\n", "storage.session_ttl_hours"),
+        ("[contnet]\ndir = \"responses\"\n", "contnet"),
+    ] {
+        let env = Env::new();
+        std::fs::write(env.config(), config).unwrap();
+        for args in [&["check"][..], &["chat", "--user", "alice"][..]] {
+            let run = env.run(args, "quit\n");
+            assert_ne!(run.code, Some(0), "{config:?} {args:?}: {run:?}");
+            let err = run.stderr.trim_end();
+            assert_eq!(err.lines().count(), 1, "{config:?} {args:?}: {run:?}");
+            assert!(
+                err.starts_with("error: ") && err.contains(key),
+                "{config:?} {args:?}: {run:?}"
+            );
+            assert!(!err.contains("panicked") && !err.contains("backtrace"), "{run:?}");
+        }
+    }
+}
