@@ -4,6 +4,9 @@
 //! real content. Reports median and p99 per phase.
 //!
 //! `cargo bench --bench interaction_latency` (options: `-- --consultations N --in-flight K`).
+//! The soak run is `-- --consultations 10000 --in-flight 50`: it also prints
+//! the process's resident memory at each tenth of the run (bot, store and
+//! fake Discord share the process), to show that it stays flat after warm-up.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -22,6 +25,18 @@ fn arg(name: &str, default: usize) -> usize {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Resident set size of this process, in MiB (Linux).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -76,6 +91,8 @@ fn main() {
         let started = Instant::now();
         let mut all = Vec::new();
         let mut next = 0;
+        let mut rss = vec![(0, rss_mib())];
+        let tenth = (consultations / 10).max(1);
         while next < consultations {
             let batch: Vec<_> = (next..(next + in_flight).min(consultations))
                 .map(|n| {
@@ -89,7 +106,11 @@ fn main() {
             for b in batch {
                 all.extend(b.await.unwrap());
             }
+            let before = next;
             next += in_flight;
+            if next / tenth != before / tenth || next >= consultations {
+                rss.push((next.min(consultations), rss_mib()));
+            }
         }
         let wall = started.elapsed();
         all.sort();
@@ -105,6 +126,8 @@ fn main() {
             percentile(&all, 0.99).as_secs_f64() * 1000.0,
             all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
         );
+        let curve: Vec<String> = rss.iter().map(|(n, mib)| format!("{n}:{mib:.1}")).collect();
+        println!("  RSS MiB by consultations done: {}", curve.join("  "));
         bot.stop().await;
         let violations = fake.violations().await;
         assert!(violations.is_empty(), "payload violations: {violations:?}");

@@ -36,7 +36,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DiscordConfig {
     pub token: Secret,
@@ -47,6 +47,22 @@ pub struct DiscordConfig {
     /// Another endpoint for every REST call (a rate-limit proxy, or the tests'
     /// fake Discord). Serenity's own rate limiter is turned off when set.
     pub api_base_url: Option<String>,
+    /// When a response is not ready after this long (a slow disk, a stalled
+    /// flush), acknowledge with a deferred response and deliver the result by
+    /// editing it, so Discord never shows "This interaction failed" (its window is 3 s).
+    pub defer_after_ms: u64,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            token: Secret::default(),
+            application_id: None,
+            guild_id: None,
+            api_base_url: None,
+            defer_after_ms: 2000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,6 +116,31 @@ impl Default for TeamConfig {
     }
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `host:port` for `/metrics` and `/healthz`; off when absent.
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Interactions one user may make per minute, sustained.
+    pub per_user_per_minute: u32,
+    /// How many at once before the per-minute rate applies.
+    pub per_user_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            per_user_per_minute: 60,
+            per_user_burst: 15,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -131,6 +172,8 @@ pub struct Config {
     pub content: ContentConfig,
     pub storage: StorageConfig,
     pub team: TeamConfig,
+    pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
 
@@ -181,6 +224,26 @@ impl Config {
                 key: "storage.path",
                 problem: "is empty".into(),
             });
+        }
+        if self.limits.per_user_per_minute == 0 || self.limits.per_user_burst == 0 {
+            return Err(ConfigError::Key {
+                key: "limits.per_user_per_minute",
+                problem: "limits must be at least 1 (per_user_per_minute and per_user_burst)".into(),
+            });
+        }
+        if !(100..=2900).contains(&self.discord.defer_after_ms) {
+            return Err(ConfigError::Key {
+                key: "discord.defer_after_ms",
+                problem: "must be between 100 and 2900 (Discord's window is 3000 ms)".into(),
+            });
+        }
+        if let Some(listen) = &self.metrics.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                return Err(ConfigError::Key {
+                    key: "metrics.listen",
+                    problem: format!("{listen:?} is not host:port (e.g. 127.0.0.1:9100)"),
+                });
+            }
         }
         if let Some(url) = &self.discord.api_base_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))

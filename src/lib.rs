@@ -10,9 +10,10 @@
 //! - [`storage`]: the `SessionStore` trait and its sled implementation.
 //! - [`app`]: use cases (ask, compare, consult...) returning transport-neutral values.
 //! - [`config`]: typed configuration: defaults < TOML file < environment.
-//! - [`cli`]: the terminal mode (`chat`) and its text renderer.
+//! - [`cli`]: the terminal mode (`chat`, team simulation) and its text renderer.
 //! - [`discord`]: the serenity adapter: commands, custom_id codec, dispatch, render, handler.
 //! - [`error`]: user-facing vs internal errors.
+//! - [`ops`]: metrics, health and per-user rate limiting.
 //!
 //! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
 
@@ -22,4 +23,5 @@ pub mod config;
 pub mod discord;
 pub mod domain;
 pub mod error;
+pub mod ops;
 pub mod storage;

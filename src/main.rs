@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use framework_advisor::app::{cli_owner, App, SystemClock};
 use framework_advisor::cli::chat::Chat;
+use framework_advisor::cli::team::Roster;
 use framework_advisor::config::{Config, LogFormat};
 use framework_advisor::domain::content::Content;
 use framework_advisor::storage::{SessionStore, SledStore};
@@ -42,6 +43,10 @@ enum Command {
         /// Whose session this is (default: the OS user).
         #[arg(long)]
         user: Option<String>,
+        /// Simulate a team consultation: comma-separated voter names (2 to
+        /// 25), the first is the facilitator. Resumes their active one.
+        #[arg(long, value_name = "NAMES", conflicts_with_all = ["consult", "user"])]
+        team: Option<String>,
     },
     /// Validate the configuration and the content in `responses/`.
     Check,
@@ -55,6 +60,12 @@ enum Command {
     },
     /// Register the slash commands now (over REST; no gateway connection).
     Register,
+    /// Check a running instance's /healthz (exit 0 when ready); for container health checks.
+    Health {
+        /// host:port of the metrics listener (default: `[metrics] listen`).
+        #[arg(long)]
+        addr: Option<String>,
+    },
 }
 
 fn init_logging(config: &Config, default_filter: &str) {
@@ -164,17 +175,57 @@ fn real_main() -> anyhow::Result<ExitCode> {
         }
         Command::Run { register } => {
             let (config, app) = bot_app(&cli)?;
-            let options = framework_advisor::discord::RunOptions {
-                force_sync: *register,
-                ready: None,
-            };
-            runtime()?.block_on(framework_advisor::discord::run(
-                &config,
-                app,
-                shutdown_signal(),
-                options,
-            ))?;
+            let rt = runtime()?;
+            rt.block_on(async {
+                let health = Arc::new(framework_advisor::ops::Health::default());
+                // Stops the metrics listener after the bot has shut down.
+                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+                if let Some(listen) = &config.metrics.listen {
+                    let handle = framework_advisor::ops::install_metrics();
+                    let listener = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .with_context(|| format!("metrics.listen: cannot listen on {listen}"))?;
+                    tracing::info!(%listen, "serving /metrics and /healthz");
+                    let mut rx = stop_rx.clone();
+                    let shutdown = async move {
+                        let _ = rx.wait_for(|s| *s).await;
+                    };
+                    tokio::spawn(framework_advisor::ops::serve(
+                        listener,
+                        handle,
+                        health.clone(),
+                        app.clone(),
+                        shutdown,
+                    ));
+                }
+                let options = framework_advisor::discord::RunOptions {
+                    force_sync: *register,
+                    ready: None,
+                    health: Some(health),
+                };
+                let result = framework_advisor::discord::run(&config, app, shutdown_signal(), options).await;
+                let _ = stop_tx.send(true);
+                result?;
+                anyhow::Ok(())
+            })?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Health { addr } => {
+            let config = Config::load(&cli.config)?;
+            let addr = addr
+                .clone()
+                .or(config.metrics.listen.clone())
+                .context("no address: pass --addr or set [metrics] listen")?;
+            match framework_advisor::ops::probe(&addr, std::time::Duration::from_secs(3)) {
+                Ok(()) => {
+                    println!("ok: {addr} is ready");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Register => {
             let (config, app) = bot_app(&cli)?;
@@ -182,7 +233,15 @@ fn real_main() -> anyhow::Result<ExitCode> {
             println!("ok: slash commands registered");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Chat { consult, user } => {
+        Command::Chat { consult, user, team } => {
+            // A bad roster is a usage error: one line, exit 2 (like clap's).
+            let roster = match team.as_deref().map(Roster::parse).transpose() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: --team: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let (config, content) = load(&cli)?;
             init_logging(&config, "warn");
             let store = open_store(&config)?;
@@ -191,12 +250,17 @@ fn real_main() -> anyhow::Result<ExitCode> {
             if let Err(e) = app.sweep() {
                 tracing::warn!(error = %e, "sweeping expired sessions failed");
             }
-            let owner = cli_owner(&user.clone().unwrap_or_else(os_user));
+            let owner = match &roster {
+                Some(r) => cli_owner(r.facilitator()),
+                None => cli_owner(&user.clone().unwrap_or_else(os_user)),
+            };
             let stdin = std::io::stdin();
             let interactive = stdin.is_terminal();
             let mut input = stdin.lock();
             let mut chat = Chat::new(&app, owner, std::io::stdout().lock(), interactive);
-            if *consult {
+            if let Some(roster) = &roster {
+                chat.team(roster, &mut input).context("terminal I/O")?;
+            } else if *consult {
                 chat.consult(&mut input).context("terminal I/O")?;
             } else {
                 chat.run(&mut input).context("terminal I/O")?;

@@ -502,3 +502,366 @@ fn bad_config_key_is_one_line_naming_the_key() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// `chat --team NAMES`: a team consultation simulated with named voters.
+
+const TEAM: &str = "alice,bob,carol";
+const VOTERS: [&str; 3] = ["alice", "bob", "carol"];
+
+impl Env {
+    fn team(&self, names: &str, lines: &[&str]) -> Run {
+        self.run(&["chat", "--team", names], &input(lines))
+    }
+}
+
+/// Who voted for what, question by question, and the lines that cast it.
+struct TeamPlan {
+    /// Per round (one per question on the path): one line per voter.
+    rounds: Vec<Vec<String>>,
+    /// `(step, total)` shown before each round.
+    steps: Vec<(usize, usize)>,
+    /// Per answered question: (question id, per voter the 0-based option
+    /// indexes, `None` = abstained).
+    votes: Vec<(String, Vec<Option<Vec<usize>>>)>,
+}
+
+/// A fixed voting pattern: alice always votes and cycles through the
+/// options; bob sticks to the first ones; carol abstains every other question
+/// and otherwise takes the last ones. The path follows the team's answers
+/// (plurality, as the library resolves them).
+fn team_plan() -> TeamPlan {
+    use framework_advisor::domain::team::{resolve, TeamState};
+    let q = questionnaire();
+    let mut team = TeamState::default();
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut plan = TeamPlan {
+        rounds: vec![],
+        steps: vec![],
+        votes: vec![],
+    };
+    while let Some(current) = q.next_question(&answers) {
+        let i = answers.len();
+        assert!(i < 50, "the path never ends");
+        plan.steps.push(q.progress(&answers));
+        let n = current.options.len();
+        let (min, max) = current.choice_bounds();
+        let k = 2.clamp(min, max);
+        let picks: Vec<Option<Vec<usize>>> = vec![
+            Some((0..k).map(|j| (i + j) % n).collect()),
+            Some((0..k).collect()),
+            (i % 2 == 1).then(|| (0..k).map(|j| n - 1 - j).collect()),
+        ];
+        let mut lines = Vec::new();
+        for (voter, pick) in VOTERS.iter().zip(&picks) {
+            match pick {
+                Some(p) => {
+                    lines.push(p.iter().map(|x| (x + 1).to_string()).collect::<Vec<_>>().join(","));
+                    let ids: Vec<String> = p.iter().map(|&x| current.options[x].id.clone()).collect();
+                    let valid = q.validate_answer(current, &ids).unwrap();
+                    team.vote(&current.id, voter, voter, valid.options);
+                }
+                None => lines.push("-".into()),
+            }
+        }
+        plan.rounds.push(lines);
+        plan.votes.push((current.id.clone(), picks));
+        answers.push(resolve(&team, current).unwrap());
+    }
+    plan
+}
+
+impl TeamPlan {
+    fn lines(&self) -> Vec<&str> {
+        self.rounds.iter().flatten().map(String::as_str).collect()
+    }
+
+    /// The "Every question" lines the binary must print, and the overall agreement.
+    fn expected_splits(&self) -> (Vec<String>, f64) {
+        let q = questionnaire();
+        let mut lines = Vec::new();
+        let mut agreement = 0.0;
+        for (question, picks) in &self.votes {
+            let question = q.question(question).unwrap();
+            let voters = picks.iter().flatten().count();
+            let mut counts: Vec<(usize, usize)> = (0..question.options.len())
+                .map(|o| (o, picks.iter().flatten().filter(|p| p.contains(&o)).count()))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            // Most votes first; the questionnaire order breaks ties.
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            agreement += counts[0].1 as f64 / voters as f64;
+            let parts: Vec<String> = counts
+                .iter()
+                .map(|(o, n)| format!("{} {n}", question.options[*o].label))
+                .collect();
+            lines.push(format!(
+                "  {}: {} ({voters} voters)",
+                question.prompt,
+                parts.join(" · ")
+            ));
+        }
+        (lines, agreement / self.votes.len() as f64)
+    }
+
+    #[track_caller]
+    fn assert_result(&self, run: &Run) {
+        let (splits, agreement) = self.expected_splits();
+        let out = &run.stdout;
+        let every = out.split("\nEvery question:\n").nth(1).expect("the splits");
+        let printed: Vec<&str> = every.lines().take_while(|l| l.starts_with("  ")).collect();
+        assert_eq!(printed, splits, "{run:?}");
+        assert!(
+            out.contains(&format!("Agreement: {:.0}% ", agreement * 100.0)),
+            "agreement {agreement}: {run:?}"
+        );
+        assert!(out.contains("=== How united the team was ==="), "{run:?}");
+        assert!(out.contains("Where the team split most:"), "{run:?}");
+        for voter in VOTERS {
+            let line = out
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(&format!("{voter} alone: ")))
+                .unwrap_or_else(|| panic!("no line for {voter}: {run:?}"));
+            assert!(
+                (line.starts_with("Recommendation: ") || line.starts_with("A close call")) && line.ends_with("%)"),
+                "{voter}: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn team_run_to_completion_prints_splits_matching_the_votes() {
+    let env = Env::new();
+    let plan = team_plan();
+    let run = env.team(TEAM, &plan.lines());
+    run.assert_ok();
+    assert!(run
+        .stdout
+        .starts_with("Team consultation with alice (facilitator), bob and carol."));
+    assert_eq!(run.steps(), plan.steps, "{run:?}");
+    // A tally after every round, naming who voted.
+    let tallies: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("Tally: ")).collect();
+    let expected: Vec<&str> = plan
+        .votes
+        .iter()
+        .map(|(_, picks)| match picks[2] {
+            Some(_) => "Tally: 3 voters (alice, bob, carol)",
+            None => "Tally: 2 voters (alice, bob)",
+        })
+        .collect();
+    assert_eq!(tallies, expected, "{run:?}");
+    // The first round's tally: alice and bob both picked option 1.
+    let first = questionnaire().questions[0].options[0].label.clone();
+    assert!(run.stdout.contains(&format!("    2 ████████  1) {first}")), "{run:?}");
+    assert!(
+        run.stdout.contains("=== Recommendation: ") || run.stdout.contains("=== A close call"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("The team's recommendation (3 members voted · "),
+        "{run:?}"
+    );
+    plan.assert_result(&run);
+    assert!(!run.stdout.contains("Saved."), "{run:?}");
+    assert!(run.stderr.is_empty(), "{run:?}");
+    // The store counted it as a completed team consultation.
+    let stats = env.run(&["stats"], "");
+    assert!(
+        stats
+            .stdout
+            .contains("Team consultations: 1 started, 1 completed, 0 abandoned; 3 participants"),
+        "{stats:?}"
+    );
+    // Over: the same command starts a new one.
+    let again = env.team(TEAM, &[]);
+    again.assert_ok();
+    assert!(again.stdout.starts_with("Team consultation with "), "{again:?}");
+    assert_eq!(again.step_numbers(), [1], "{again:?}");
+}
+
+#[test]
+fn team_quit_midway_then_rerun_resumes_with_the_votes_kept() {
+    let env = Env::new();
+    let plan = team_plan();
+    // Two full rounds, then alice votes on the third question and bob quits.
+    let mut first: Vec<&str> = plan.rounds[..2].iter().flatten().map(String::as_str).collect();
+    first.push(&plan.rounds[2][0]);
+    first.push("q");
+    let run = env.team(TEAM, &first);
+    run.assert_ok();
+    assert_eq!(run.steps(), plan.steps[..3], "{run:?}");
+    assert!(run.stdout.contains("Saved. Run the same command again"), "{run:?}");
+    assert!(!run.stdout.contains("==="), "no recommendation yet: {run:?}");
+
+    // The same command: the third question again, alice's vote kept, and the
+    // round goes on with bob and carol.
+    let mut rest: Vec<&str> = plan.rounds[2][1..].iter().map(String::as_str).collect();
+    rest.extend(plan.rounds[3..].iter().flatten().map(String::as_str));
+    let resumed = env.team(TEAM, &rest);
+    resumed.assert_ok();
+    assert!(
+        resumed
+            .stdout
+            .starts_with("Resuming the team consultation facilitated by alice"),
+        "{resumed:?}"
+    );
+    assert_eq!(resumed.steps(), plan.steps[2..], "{resumed:?}");
+    assert!(
+        resumed
+            .stdout
+            .contains("Already voted on this question: alice. The round goes on with bob, carol."),
+        "{resumed:?}"
+    );
+    // Every split (the resumed question included) is what the plan cast.
+    plan.assert_result(&resumed);
+}
+
+#[test]
+fn team_end_of_input_saves_and_the_next_run_shows_the_votes_so_far() {
+    let env = Env::new();
+    let run = env.team(TEAM, &["2", "3"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("Saved."), "{run:?}");
+    let peek = env.team(TEAM, &[]);
+    peek.assert_ok();
+    assert_eq!(peek.step_numbers(), [1], "{peek:?}");
+    assert!(
+        peek.stdout
+            .contains("Already voted on this question: alice, bob. The round goes on with carol."),
+        "{peek:?}"
+    );
+    // carol's turn: then the tally has all three.
+    let done = env.team(TEAM, &["2", "q"]);
+    assert_eq!(done.step_numbers(), [1, 2], "{done:?}");
+    assert!(done.stdout.contains("Tally: 3 voters (alice, bob, carol)"), "{done:?}");
+    let second = questionnaire().questions[0].options[1].label.clone();
+    assert!(
+        done.stdout.contains(&format!("    2 █████░░░  2) {second}")),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn team_only_the_facilitator_goes_back_finishes_or_cancels() {
+    let env = Env::new();
+    let run = env.team(
+        TEAM,
+        &[
+            "1", "b", "f", "x", "2", "-", // step 1: bob tries b, f, x, then votes
+            "b", // step 2: alice goes back
+            "-", "-", "x", "-", // step 1 again: earlier votes stand; carol is refused
+            "x", // step 2: alice cancels
+            "1",
+        ],
+    );
+    run.assert_ok();
+    assert_eq!(run.step_numbers(), [1, 2, 1, 2], "{run:?}");
+    let refusals = "only the facilitator (alice) can go back, finish early or cancel.";
+    assert_eq!(run.stdout.matches(&format!("bob: {refusals}")).count(), 3, "{run:?}");
+    assert_eq!(run.stdout.matches(&format!("carol: {refusals}")).count(), 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Already voted on this question: alice, bob (an empty line or - keeps an earlier vote)."),
+        "{run:?}"
+    );
+    assert_eq!(run.stdout.matches("Tally: 2 voters (alice, bob)").count(), 2, "{run:?}");
+    assert!(run.stdout.contains("Team consultation cancelled."), "{run:?}");
+    let fresh = env.team(TEAM, &[]);
+    assert!(fresh.stdout.starts_with("Team consultation with "), "{fresh:?}");
+    assert_eq!(fresh.step_numbers(), [1], "{fresh:?}");
+}
+
+#[test]
+fn team_facilitator_finishes_early() {
+    let env = Env::new();
+    let run = env.team(TEAM, &["1", "1", "2", "f"]);
+    run.assert_ok();
+    assert_eq!(run.step_numbers(), [1, 2], "{run:?}");
+    assert!(
+        run.stdout
+            .contains("The team's recommendation (3 members voted · 3 votes)"),
+        "{run:?}"
+    );
+    let q = questionnaire();
+    let first = &q.questions[0];
+    assert!(
+        run.stdout.contains(&format!(
+            "\nEvery question:\n  {}: {} 2 · {} 1 (3 voters)",
+            first.prompt, first.options[0].label, first.options[1].label
+        )),
+        "{run:?}"
+    );
+    // A 2-1 split is disputed: each side with where it pushes.
+    assert!(run
+        .stdout
+        .contains(&format!("  {}: {} (2) → toward ", first.prompt, first.options[0].label)));
+    assert!(run.stdout.contains("Agreement: 67% "), "{run:?}");
+}
+
+#[test]
+fn team_invalid_input_gets_a_hint_and_the_same_voter_is_asked_again() {
+    let env = Env::new();
+    let run = env.team(
+        TEAM,
+        &[
+            "b", "f", "99", "abc", "1,2", "1", // alice: refused or hinted, then votes
+            "two", "-", "-", // bob: a hint, abstains; carol abstains
+        ],
+    );
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .contains("alice: This is the first question; there is nothing to go back to."),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("Nothing to finish with yet"), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("alice: \"99\" is not a choice: type a number from 1 to "),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("alice: \"abc\" is not a choice"), "{run:?}");
+    assert!(run.stdout.contains("alice: Pick exactly 1 (you picked 2)."), "{run:?}");
+    assert!(run.stdout.contains("bob: \"two\" is not a choice"), "{run:?}");
+    assert!(run.stdout.contains("Tally: 1 voter (alice)"), "{run:?}");
+    assert_eq!(run.step_numbers(), [1, 2], "{run:?}");
+
+    // A round where nobody votes is asked again.
+    let env = Env::new();
+    let run = env.team(TEAM, &["-", "", "-", "-", "1"]);
+    run.assert_ok();
+    assert!(run.stdout.contains("Tally: 0 voters"), "{run:?}");
+    assert!(run.stdout.contains("Nobody voted on this question"), "{run:?}");
+    assert_eq!(run.step_numbers(), [1, 1], "{run:?}");
+}
+
+#[test]
+fn team_bad_names_are_a_one_line_error() {
+    let env = Env::new();
+    for (names, expect) in [
+        ("alice", "2 to 25 names"),
+        ("alice,bob,alice", "\"alice\" appears more than once"),
+        ("alice, ,bob", "empty name"),
+        ("alice,bob,", "empty name"),
+    ] {
+        let run = env.team(names, &["1"]);
+        assert_eq!(run.code, Some(2), "{names:?}: {run:?}");
+        let err = run.stderr.trim_end();
+        assert_eq!(err.lines().count(), 1, "{names:?}: {run:?}");
+        assert!(
+            err.starts_with("error: --team: ") && err.contains(expect),
+            "{names:?}: {run:?}"
+        );
+        assert!(run.stdout.is_empty(), "{run:?}");
+    }
+    // Not together with the private consultation or another user.
+    for extra in ["--consult", "--user=dave"] {
+        let run = env.run(&["chat", "--team", TEAM, extra], "1\n");
+        assert_eq!(run.code, Some(2), "{extra}: {run:?}");
+        assert!(run.stderr.contains("cannot be used with"), "{run:?}");
+    }
+    // Nothing was started.
+    let stats = env.run(&["stats"], "");
+    assert!(stats.stdout.contains("Team consultations: 0 started"), "{stats:?}");
+}

@@ -17,7 +17,7 @@ use support::{FakeDiscord, FakeUser};
 fn write_config(fake: &FakeDiscord, dir: &Path) -> std::path::PathBuf {
     let path = dir.join("config.toml");
     let toml = format!(
-        "[discord]\ntoken = {token:?}\napi_base_url = {url:?}\nguild_id = {guild}\n\n[content]\ndir = {content:?}\n\n[storage]\npath = {data:?}\n",
+        "[discord]\ntoken = {token:?}\napi_base_url = {url:?}\nguild_id = {guild}\n\n[content]\ndir = {content:?}\n\n[storage]\npath = {data:?}\n\n[limits]\nper_user_per_minute = 100000\nper_user_burst = 10000\n",
         token = FakeDiscord::TOKEN,
         url = fake.base_url(),
         guild = FakeDiscord::GUILD_ID,

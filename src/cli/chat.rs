@@ -4,7 +4,8 @@
 //! consultation started here survives quitting and resumes on the next run.
 //! Input is read line by line, which makes it scriptable: with `--consult`
 //! every line is an answer (`2`, `1,3`, `b`, `r`, `x`, `q`), and the end of
-//! input saves and exits cleanly.
+//! input saves and exits cleanly. `--team` runs a team consultation with
+//! several named voters taking turns (see [`super::team`]).
 
 use std::io::{BufRead, Write};
 
@@ -24,7 +25,7 @@ pub enum Exit {
 }
 
 pub struct Chat<'a, W: Write> {
-    app: &'a App,
+    pub(super) app: &'a App,
     owner: String,
     out: W,
     interactive: bool,
@@ -48,19 +49,25 @@ fn parse_consult_line(line: &str, option_count: usize) -> ConsultInput {
         "" => return ConsultInput::Invalid("Type the number of your answer.".into()),
         _ => {}
     }
+    match parse_numbers(&l, option_count) {
+        Ok(picked) => ConsultInput::Act(Action::Answer(picked.into_iter().map(|i| i.to_string()).collect())),
+        Err(part) => ConsultInput::Invalid(format!(
+            "{part:?} is not a choice: type a number from 1 to {option_count}, or b, r, x, q."
+        )),
+    }
+}
+
+/// 1-based option numbers separated by commas or spaces -> 0-based indexes.
+/// `Err`: the first part that is not a number in `1..=option_count` (clipped).
+pub(super) fn parse_numbers(line: &str, option_count: usize) -> Result<Vec<usize>, String> {
     let mut picked = Vec::new();
-    for part in l.split([',', ' ']).filter(|p| !p.is_empty()) {
+    for part in line.split([',', ' ']).filter(|p| !p.is_empty()) {
         match part.parse::<usize>() {
             Ok(n) if (1..=option_count).contains(&n) => picked.push(n - 1),
-            _ => {
-                return ConsultInput::Invalid(format!(
-                    "{:?} is not a choice: type a number from 1 to {option_count}, or b, r, x, q.",
-                    part.chars().take(20).collect::<String>()
-                ))
-            }
+            _ => return Err(part.chars().take(20).collect()),
         }
     }
-    ConsultInput::Act(Action::Answer(picked.into_iter().map(|i| i.to_string()).collect()))
+    Ok(picked)
 }
 
 impl<'a, W: Write> Chat<'a, W> {
@@ -73,12 +80,12 @@ impl<'a, W: Write> Chat<'a, W> {
         }
     }
 
-    fn say(&mut self, text: &str) -> std::io::Result<()> {
+    pub(super) fn say(&mut self, text: &str) -> std::io::Result<()> {
         writeln!(self.out, "{text}\n")?;
         self.out.flush()
     }
 
-    fn prompt(&mut self, p: &str) -> std::io::Result<()> {
+    pub(super) fn prompt(&mut self, p: &str) -> std::io::Result<()> {
         if self.interactive {
             write!(self.out, "{p}")?;
             self.out.flush()?;
@@ -87,7 +94,7 @@ impl<'a, W: Write> Chat<'a, W> {
     }
 
     /// Shows an application error the way a user should see it.
-    fn say_error(&mut self, e: AppError) -> std::io::Result<()> {
+    pub(super) fn say_error(&mut self, e: AppError) -> std::io::Result<()> {
         let text = match e {
             AppError::User(u) => u.to_string(),
             AppError::Expired => self.app.content().knowledge.texts().expired.clone(),
@@ -240,7 +247,7 @@ impl<'a, W: Write> Chat<'a, W> {
 }
 
 /// A terminal-friendly explanation of an input the engine refused.
-fn engine_hint(e: &crate::domain::questionnaire::EngineError) -> String {
+pub(super) fn engine_hint(e: &crate::domain::questionnaire::EngineError) -> String {
     use crate::domain::questionnaire::EngineError as E;
     match e {
         E::ChoiceCount { min, max, got, .. } if min == max => format!("Pick exactly {min} (you picked {got})."),

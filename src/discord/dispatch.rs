@@ -105,6 +105,11 @@ pub fn handle(app: &App, interaction: &Interaction) -> Option<Handled> {
         Interaction::Command(cmd) => Some(command(app, cmd)),
         Interaction::Autocomplete(cmd) => Some(autocomplete(app, cmd)),
         Interaction::Component(c) => Some(component(app, c)),
+        // The bot never opens modals: a submit is foreign or forged.
+        Interaction::Modal(_) => Some(Handled::with_outcome(
+            CreateInteractionResponse::Message(render::notice(&app.content().knowledge.texts().unknown_component)),
+            Outcome::Rejected,
+        )),
         _ => None,
     }
 }

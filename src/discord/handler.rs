@@ -19,6 +19,7 @@ use super::render;
 use crate::app::App;
 use crate::domain::questionnaire::Status;
 use crate::error::AppError;
+use crate::ops;
 use crate::storage::SessionStore;
 
 /// Upper bound on interactions handled at once; also how shutdown waits for
@@ -98,8 +99,19 @@ pub struct Handler {
     pub refresher: Arc<TeamRefresher>,
     pub sync: SyncPolicy,
     pub in_flight: Arc<Semaphore>,
-    /// Told once the first READY has been handled (commands synced).
-    pub ready_tx: tokio::sync::watch::Sender<bool>,
+    /// Set on the first READY; a later READY is a re-identify.
+    pub seen_ready: AtomicBool,
+    /// Told once the first READY has been handled (commands synced or tried).
+    pub sync_done: tokio::sync::watch::Sender<bool>,
+    /// Commands are synced once per process, not on every re-identify.
+    pub synced: AtomicBool,
+    pub health: Arc<ops::Health>,
+    pub limiter: Arc<ops::UserLimiter>,
+    pub defer_after: std::time::Duration,
+    /// Interaction responses go through a client whose rate limiter is off:
+    /// Discord does not apply the global limit to them, and serenity's limiter
+    /// would keep one bucket per interaction token forever.
+    pub interaction_http: Arc<Http>,
 }
 
 fn meta_key(guild: Option<u64>) -> String {
@@ -161,23 +173,128 @@ fn id_and_token(interaction: &Interaction) -> Option<(serenity::all::Interaction
     }
 }
 
+/// Whether a command's answer is private, so a deferred response matches it.
+fn defers_ephemeral(interaction: &Interaction) -> bool {
+    match interaction {
+        Interaction::Command(c) => matches!(c.data.name.as_str(), "consult" | "advisor"),
+        _ => true,
+    }
+}
+
+/// Keys a message body may carry when it edits a response or follows one up.
+const EDIT_KEYS: &[&str] = &["content", "embeds", "allowed_mentions", "components", "attachments"];
+const FOLLOWUP_KEYS: &[&str] = &[
+    "content",
+    "embeds",
+    "allowed_mentions",
+    "components",
+    "attachments",
+    "flags",
+];
+
+fn body_with(msg: &serenity::all::CreateInteractionResponseMessage, keys: &[&str]) -> serde_json::Value {
+    let mut value = serde_json::to_value(msg).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|k, _| keys.contains(&k.as_str()));
+    }
+    value
+}
+
+impl Handler {
+    /// Answers an interaction the limiter refused: one notice per cool-down,
+    /// otherwise the cheapest valid answer.
+    async fn refuse_rate_limited(&self, http: &Http, interaction: &Interaction, notify: bool) -> serenity::Result<()> {
+        use serenity::all::{CreateAutocompleteResponse, CreateInteractionResponse as R};
+        let Some((id, token)) = id_and_token(interaction) else {
+            return Ok(());
+        };
+        let text = &self.app.content().knowledge.texts().rate_limited;
+        let response = match interaction {
+            Interaction::Autocomplete(_) => R::Autocomplete(CreateAutocompleteResponse::new()),
+            // A silent acknowledgement: no visible change, no work.
+            Interaction::Component(_) if !notify => R::Acknowledge,
+            _ => R::Message(render::notice(text)),
+        };
+        response.execute(http, (id, &token)).await
+    }
+
+    /// Sends the response, or, when it was deferred, delivers it by editing
+    /// the deferred response (or as a follow-up for a new message on a click).
+    async fn deliver(
+        &self,
+        http: &Http,
+        id: serenity::all::InteractionId,
+        token: &str,
+        response: serenity::all::CreateInteractionResponse,
+        deferred: bool,
+        is_component: bool,
+    ) -> serenity::Result<()> {
+        use serenity::all::CreateInteractionResponse as R;
+        if !deferred {
+            return response.execute(http, (id, token)).await;
+        }
+        match response {
+            R::UpdateMessage(msg) => {
+                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), vec![])
+                    .await?;
+            }
+            R::Message(msg) if is_component => {
+                http.create_followup_message(token, &body_with(&msg, FOLLOWUP_KEYS), vec![])
+                    .await?;
+            }
+            R::Message(msg) => {
+                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), vec![])
+                    .await?;
+            }
+            // Already acknowledged: nothing more to send.
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(user = %ready.user.name, application = %ready.application.id, "connected to the gateway");
+        self.health.set_gateway(true);
+        if self.seen_ready.swap(true, Ordering::SeqCst) {
+            // READY again after the first: a new session (re-identify).
+            metrics::counter!(ops::names::GATEWAY_RECONNECTS, "how" => "identify").increment(1);
+        }
         if ctx.http.application_id().is_none() {
             ctx.http.set_application_id(ready.application.id);
         }
+        if self.interaction_http.application_id().is_none() {
+            self.interaction_http.set_application_id(ready.application.id);
+        }
+        if self.synced.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let app = self.app.clone();
         let store = app.store().clone();
-        match sync_commands(&ctx.http, &app, store.as_ref(), &self.sync).await {
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "registering slash commands failed"),
+        if let Err(e) = sync_commands(&ctx.http, &app, store.as_ref(), &self.sync).await {
+            // Serving goes on; the next start tries again (the hash was not stored).
+            tracing::error!(error = %e, "registering slash commands failed");
         }
-        self.ready_tx.send_replace(true);
+        self.sync_done.send_replace(true);
     }
 
-    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+    async fn resume(&self, _ctx: Context, _event: serenity::all::ResumedEvent) {
+        tracing::info!("gateway session resumed");
+        self.health.set_gateway(true);
+        metrics::counter!(ops::names::GATEWAY_RECONNECTS, "how" => "resume").increment(1);
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, event: serenity::all::ShardStageUpdateEvent) {
+        let connected = matches!(event.new, serenity::all::ConnectionStage::Connected);
+        if !connected {
+            tracing::info!(stage = ?event.new, "gateway not connected");
+        }
+        self.health.set_gateway(connected);
+    }
+
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
         let Ok(_permit) = self.in_flight.clone().acquire_owned().await else {
             return; // closed: shutting down
         };
@@ -188,19 +305,63 @@ impl EventHandler for Handler {
         };
         let span = tracing::info_span!("interaction", interaction = %id, kind, user, command = %name);
         let _enter = span.enter();
+        let http = self.interaction_http.as_ref();
+
+        match self.limiter.check(user) {
+            ops::Verdict::Allowed => {}
+            verdict => {
+                let notify = verdict == ops::Verdict::LimitedNotify;
+                if let Err(e) = self.refuse_rate_limited(http, &interaction, notify).await {
+                    tracing::warn!(error = %e, "answering a rate-limited interaction failed");
+                }
+                tracing::info!(outcome = "rate_limited", "refused: over the per-user limit");
+                ops::record_interaction(kind, "rate_limited", started.elapsed());
+                return;
+            }
+        }
+
+        let is_component = matches!(interaction, Interaction::Component(_));
+        let can_defer = !matches!(interaction, Interaction::Autocomplete(_));
+        let ephemeral_defer = defers_ephemeral(&interaction);
         let app = self.app.clone();
         // The store flushes to disk: keep that off the async workers.
-        let handled = {
+        let mut work = {
             let span = span.clone();
-            tokio::task::spawn_blocking(move || span.in_scope(|| dispatch::handle(&app, &interaction))).await
+            tokio::task::spawn_blocking(move || span.in_scope(|| dispatch::handle(&app, &interaction)))
         };
-        let handled = match handled {
+        // The 3-second rule: if the answer is late, acknowledge now and deliver it later.
+        let mut deferred = false;
+        let joined = match tokio::time::timeout(self.defer_after, &mut work).await {
+            Ok(joined) => joined,
+            Err(_) if can_defer => {
+                use serenity::all::{CreateInteractionResponse as R, CreateInteractionResponseMessage};
+                let ack = if is_component {
+                    R::Acknowledge
+                } else {
+                    R::Defer(CreateInteractionResponseMessage::new().ephemeral(ephemeral_defer))
+                };
+                match ack.execute(http, (id, &token)).await {
+                    Ok(()) => {
+                        deferred = true;
+                        metrics::counter!(ops::names::DEFERRED).increment(1);
+                        tracing::warn!(
+                            after_ms = self.defer_after.as_millis() as u64,
+                            "response is slow; deferred"
+                        );
+                    }
+                    Err(e) => tracing::error!(error = %e, "deferring a slow response failed"),
+                }
+                work.await
+            }
+            Err(_) => work.await,
+        };
+        let handled = match joined {
             Ok(Some(h)) => h,
             Ok(None) => return,
             Err(e) => {
                 tracing::error!(error = %e, "interaction handler panicked");
                 dispatch::Handled {
-                    response: serenity::all::CreateInteractionResponse::Message(super::render::notice(
+                    response: serenity::all::CreateInteractionResponse::Message(render::notice(
                         &self.app.content().knowledge.texts().internal_error,
                     )),
                     outcome: Outcome::InternalError,
@@ -209,17 +370,24 @@ impl EventHandler for Handler {
             }
         };
         let outcome = handled.outcome;
-        let delivered = handled.response.execute(&ctx.http, (id, &token)).await;
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if outcome == Outcome::InternalError {
+            metrics::counter!(ops::names::STORE_ERRORS).increment(1);
+        }
+        let delivered = self
+            .deliver(http, id, &token, handled.response, deferred, is_component)
+            .await;
+        let elapsed = started.elapsed();
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        ops::record_interaction(kind, outcome.as_str(), elapsed);
         match delivered {
-            Ok(()) => tracing::info!(outcome = outcome.as_str(), duration_ms = ms, "handled"),
+            Ok(()) => tracing::info!(outcome = outcome.as_str(), duration_ms = ms, deferred, "handled"),
             Err(e) => {
                 tracing::error!(outcome = outcome.as_str(), duration_ms = ms, error = %e, "delivering the response failed");
                 return;
             }
         }
         if let Some(After::RefreshTeam { session }) = handled.after {
-            self.refresher.refresh(&ctx.http, &self.app, &session, &token).await;
+            self.refresher.refresh(http, &self.app, &session, &token).await;
         }
     }
 }

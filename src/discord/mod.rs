@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub force_sync: bool,
     /// Told `true` once connected and commands are synced (tests wait on it).
     pub ready: Option<tokio::sync::watch::Sender<bool>>,
+    /// Shared with the `/healthz` listener.
+    pub health: Option<Arc<crate::ops::Health>>,
 }
 
 /// Serves until `shutdown` resolves; then stops the shards, waits for
@@ -64,8 +66,25 @@ pub async fn run(
         config.discord.api_base_url.as_deref(),
         config.discord.application_id,
     );
+    // Interaction responses: never through serenity's limiter (see Handler).
+    let interaction_http = Arc::new({
+        let mut builder = serenity::all::HttpBuilder::new(token.expose()).ratelimiter_disabled(true);
+        if let Some(base) = config.discord.api_base_url.as_deref() {
+            builder = builder.proxy(base);
+        }
+        if let Some(id) = config.discord.application_id {
+            builder = builder.application_id(id.into());
+        }
+        builder.build()
+    });
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
-    let ready_tx = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
+    let sync_done = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
+    let health = options.health.unwrap_or_default();
+    health.set_store(true);
+    let limiter = Arc::new(crate::ops::UserLimiter::new(
+        config.limits.per_user_per_minute,
+        config.limits.per_user_burst,
+    ));
     let handler = Handler {
         app: app.clone(),
         refresher: Arc::new(handler::TeamRefresher::default()),
@@ -74,7 +93,13 @@ pub async fn run(
             force: options.force_sync,
         },
         in_flight: in_flight.clone(),
-        ready_tx,
+        seen_ready: Default::default(),
+        sync_done,
+        synced: Default::default(),
+        health: health.clone(),
+        limiter: limiter.clone(),
+        defer_after: Duration::from_millis(config.discord.defer_after_ms),
+        interaction_http,
     };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::empty())
         .event_handler(handler)
@@ -87,6 +112,7 @@ pub async fn run(
     });
     let sweeper = {
         let app = app.clone();
+        let limiter = limiter.clone();
         let http = client.http.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SWEEP_EVERY);
@@ -96,6 +122,7 @@ pub async fn run(
                     let app = app.clone();
                     tokio::task::spawn_blocking(move || app.sweep()).await
                 };
+                limiter.housekeeping();
                 match swept {
                     Ok(Ok(expired)) => {
                         if !expired.is_empty() {
@@ -117,6 +144,7 @@ pub async fn run(
         Err(_) => tracing::warn!("gave up waiting for in-flight interactions"),
     }
     in_flight.close();
+    health.set_gateway(false);
     app.store().flush()?;
     tracing::info!("store flushed; bye");
     result.map_err(DiscordError::from)

@@ -366,6 +366,7 @@ fn check_messages(m: &Messages, p: &mut Problems) {
         ("my_score_none", &t.my_score_none, 300),
         ("team_welcome", &t.team_welcome, 300),
         ("team_needs_channel", &t.team_needs_channel, 300),
+        ("rate_limited", &t.rate_limited, 300),
         ("internal_error", &t.internal_error, 300),
         ("no_match", &t.no_match, 300),
         ("forget_confirm", &t.forget_confirm, 300),

@@ -113,6 +113,7 @@ pub struct Texts {
     pub my_score_none: String,
     pub team_welcome: String,
     pub team_needs_channel: String,
+    pub rate_limited: String,
     pub internal_error: String,
     pub no_match: String,
     pub forget_confirm: String,

@@ -31,6 +31,9 @@ pub fn config_for(fake: &FakeDiscord, data: &Path) -> Config {
     config.discord.guild_id = Some(FakeDiscord::GUILD_ID);
     config.storage.path = data.to_path_buf();
     config.content.dir = responses_dir();
+    // Tests click much faster than people; the limiter has its own test.
+    config.limits.per_user_per_minute = 100_000;
+    config.limits.per_user_burst = 10_000;
     config
 }
 
@@ -65,8 +68,18 @@ impl Bot {
     }
 
     pub async fn start_with(fake: &FakeDiscord, config: Config, clock: Arc<dyn Clock>) -> Bot {
-        let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
         let store = Arc::new(open_store(&config.storage.path));
+        Self::start_with_store(fake, config, clock, store).await
+    }
+
+    /// With a store of the test's choosing (e.g. one that is slow on purpose).
+    pub async fn start_with_store(
+        fake: &FakeDiscord,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn framework_advisor::storage::SessionStore>,
+    ) -> Bot {
+        let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
         let app = Arc::new(
             App::new(content, store, clock, config.session_ttl_secs())
                 .with_team_settings(config.team_ttl_secs(), config.team.quorum),
@@ -90,6 +103,7 @@ impl Bot {
                 RunOptions {
                     force_sync: false,
                     ready: Some(ready_tx),
+                    health: None,
                 },
             )
             .await
