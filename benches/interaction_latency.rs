@@ -4,9 +4,10 @@
 //! real content. Reports median and p99 per phase.
 //!
 //! `cargo bench --bench interaction_latency` (options: `-- --consultations N --in-flight K`).
-//! The soak run is `-- --consultations 10000 --in-flight 50`: it also prints
-//! the process's resident memory at each tenth of the run (bot, store and
-//! fake Discord share the process), to show that it stays flat after warm-up.
+//! The soak run is `-- --consultations 10000 --in-flight 50 --process`: the
+//! bot then runs as the release binary in its own process, and the tool
+//! prints that process's resident memory at each tenth of the run (in-process,
+//! the fake Discord's own records of every request would dominate the figure).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use support::bot::{answer_for, is_recommendation, Bot, WAIT};
+use support::process::{rss_mib, spawn_bot, wait_identified, write_config};
 use support::{FakeDiscord, FakeUser};
 
 fn arg(name: &str, default: usize) -> usize {
@@ -27,16 +29,19 @@ fn arg(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Resident set size of this process, in MiB (Linux).
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+/// The bot under test: in this process, or the release binary in its own.
+enum Under {
+    InProcess(Bot),
+    Process(std::process::Child),
+}
+
+impl Under {
+    fn rss(&self) -> f64 {
+        match self {
+            Under::InProcess(_) => rss_mib(std::process::id()),
+            Under::Process(child) => rss_mib(child.id()),
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -85,13 +90,20 @@ fn main() {
     rt.block_on(async move {
         let fake = FakeDiscord::start().await;
         let dir = tempfile::tempdir_in(".").unwrap_or_else(|_| tempfile::tempdir().unwrap());
-        let bot = Bot::start(&fake, dir.path()).await;
+        let under = if std::env::args().any(|a| a == "--process") {
+            let config = write_config(&fake, dir.path(), "");
+            let child = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "warn", false);
+            wait_identified(&fake, 1).await;
+            Under::Process(child)
+        } else {
+            Under::InProcess(Bot::start(&fake, dir.path()).await)
+        };
         // Warm-up: one consultation not counted.
         consultation(&fake, &FakeUser::new(1, "warmup"), 0).await;
         let started = Instant::now();
         let mut all = Vec::new();
         let mut next = 0;
-        let mut rss = vec![(0, rss_mib())];
+        let mut rss = vec![(0, under.rss())];
         let tenth = (consultations / 10).max(1);
         while next < consultations {
             let batch: Vec<_> = (next..(next + in_flight).min(consultations))
@@ -109,7 +121,7 @@ fn main() {
             let before = next;
             next += in_flight;
             if next / tenth != before / tenth || next >= consultations {
-                rss.push((next.min(consultations), rss_mib()));
+                rss.push((next.min(consultations), under.rss()));
             }
         }
         let wall = started.elapsed();
@@ -127,8 +139,21 @@ fn main() {
             all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
         );
         let curve: Vec<String> = rss.iter().map(|(n, mib)| format!("{n}:{mib:.1}")).collect();
-        println!("  RSS MiB by consultations done: {}", curve.join("  "));
-        bot.stop().await;
+        let whose = if matches!(under, Under::Process(_)) {
+            "bot process"
+        } else {
+            "this process (bot + fake)"
+        };
+        println!("  RSS MiB of {whose} by consultations done: {}", curve.join("  "));
+        match under {
+            Under::InProcess(bot) => bot.stop().await,
+            Under::Process(mut child) => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &child.id().to_string()])
+                    .status();
+                let _ = child.wait();
+            }
+        }
         let violations = fake.violations().await;
         assert!(violations.is_empty(), "payload violations: {violations:?}");
     });

@@ -8,15 +8,14 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use framework_advisor::domain::questionnaire::Status;
 use framework_advisor::storage::{SessionStore, SledStore};
-use support::bot::{answer_for, is_recommendation, responses_dir, WAIT};
+use support::bot::{answer_for, is_recommendation, WAIT};
+use support::process::{spawn_bot, wait_identified, write_config};
 use support::{FakeDiscord, FakeUser};
 
 /// A tiny deterministic generator (no dependency, reproducible runs).
@@ -33,42 +32,6 @@ impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-}
-
-fn write_config(fake: &FakeDiscord, dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let toml = format!(
-        "[discord]\ntoken = {token:?}\napi_base_url = {url:?}\nguild_id = {guild}\n\n[content]\ndir = {content:?}\n\n\
-         [storage]\npath = {data:?}\n\n[limits]\nper_user_per_minute = 100000\nper_user_burst = 10000\n",
-        token = FakeDiscord::TOKEN,
-        url = fake.base_url(),
-        guild = FakeDiscord::GUILD_ID,
-        content = responses_dir().display().to_string(),
-        data = dir.join("data").display().to_string(),
-    );
-    std::fs::write(&path, toml).unwrap();
-    path
-}
-
-fn spawn_bot(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_framework-advisor"))
-        .args(["--config", &config.display().to_string(), "run"])
-        .env_remove("DISCORD_TOKEN")
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts")
-}
-
-async fn wait_identified(fake: &FakeDiscord, count: usize) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while fake.identify_count().await < count {
-        assert!(tokio::time::Instant::now() < deadline, "bot #{count} never identified");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    fake.wait_ready(WAIT).await.unwrap();
 }
 
 fn session_of(message_custom_ids: &[String]) -> Option<String> {
@@ -101,7 +64,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
         .unwrap_or(50);
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&fake, dir.path());
+    let config = write_config(&fake, dir.path(), "");
     let mut rng = Lcg(0x5eed_1234);
     let people: Vec<FakeUser> = (0..3)
         .map(|n| FakeUser::new(3_000_000_000_000_000_000 + n, &format!("p{n}")))
@@ -118,7 +81,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
     let mut in_flight_at_kill = 0;
 
     for round in 0..kills {
-        let mut bot = spawn_bot(&config);
+        let mut bot = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "error", false);
         wait_identified(&fake, round + 1).await;
         let actions = 1 + rng.below(4);
         for a in 0..actions {
@@ -263,7 +226,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
     drop(store);
 
     // The flows complete after all that.
-    let mut bot = spawn_bot(&config);
+    let mut bot = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "error", false);
     wait_identified(&fake, kills + 1).await;
     for p in &people {
         let Some(&msg) = private_msg.get(&p.id) else { continue };

@@ -5,58 +5,23 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
-use support::bot::{answer_for, click, command, responses_dir, step_of, WAIT};
+use support::bot::{answer_for, click, command, step_of};
+use support::process::{spawn_bot, wait_identified, write_config};
 use support::{FakeDiscord, FakeUser};
-
-fn write_config(fake: &FakeDiscord, dir: &Path) -> std::path::PathBuf {
-    let path = dir.join("config.toml");
-    let toml = format!(
-        "[discord]\ntoken = {token:?}\napi_base_url = {url:?}\nguild_id = {guild}\n\n[content]\ndir = {content:?}\n\n[storage]\npath = {data:?}\n\n[limits]\nper_user_per_minute = 100000\nper_user_burst = 10000\n",
-        token = FakeDiscord::TOKEN,
-        url = fake.base_url(),
-        guild = FakeDiscord::GUILD_ID,
-        content = responses_dir().display().to_string(),
-        data = dir.join("data").display().to_string(),
-    );
-    std::fs::write(&path, toml).unwrap();
-    path
-}
-
-fn spawn_bot(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_framework-advisor"))
-        .args(["--config", &config.display().to_string(), "run"])
-        .env_remove("DISCORD_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts")
-}
-
-async fn wait_identified(fake: &FakeDiscord, count: usize) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while fake.identify_count().await < count {
-        assert!(tokio::time::Instant::now() < deadline, "bot #{count} never identified");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    fake.wait_ready(WAIT).await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_consultation_loses_no_answer_and_sigterm_is_clean() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&fake, dir.path());
+    let config = write_config(&fake, dir.path(), "");
     let user = FakeUser::new(1_000_000_000_000_000_201, "carol");
 
-    let mut bot = spawn_bot(&config);
+    let mut bot = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "warn", true);
     wait_identified(&fake, 1).await;
     let (iid, _) = command(
         &fake,
@@ -78,7 +43,7 @@ async fn sigkill_mid_consultation_loses_no_answer_and_sigterm_is_clean() {
     bot.kill().unwrap();
     bot.wait().unwrap();
 
-    let mut bot = spawn_bot(&config);
+    let mut bot = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "warn", true);
     wait_identified(&fake, 2).await;
     let m = fake.message(msg).await.unwrap();
     let (id, values) = answer_for(&m, 0).unwrap();

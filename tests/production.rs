@@ -189,33 +189,14 @@ async fn metrics_and_health_of_the_running_binary() {
         l.local_addr().unwrap().port()
     };
     let listen = format!("127.0.0.1:{port}");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[discord]\ntoken = {token:?}\napi_base_url = {url:?}\nguild_id = {guild}\n\n[content]\ndir = {content:?}\n\n\
-             [storage]\npath = {data:?}\n\n[metrics]\nlisten = {listen:?}\n",
-            token = FakeDiscord::TOKEN,
-            url = fake.base_url(),
-            guild = FakeDiscord::GUILD_ID,
-            content = support::bot::responses_dir().display().to_string(),
-            data = dir.path().join("data").display().to_string(),
-        ),
-    )
-    .unwrap();
+    let config = support::process::write_config(&fake, dir.path(), &format!("[metrics]\nlisten = {listen:?}\n"));
     let health = |addr: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_framework-advisor"))
             .args(["health", "--addr", addr])
             .output()
             .unwrap()
     };
-    let mut bot = std::process::Command::new(env!("CARGO_BIN_EXE_framework-advisor"))
-        .args(["--config", &config.display().to_string(), "run"])
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut bot = support::process::spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "warn", false);
     fake.wait_ready(WAIT).await.unwrap();
     // Healthy once the gateway is connected.
     let deadline = std::time::Instant::now() + WAIT;

@@ -10,6 +10,7 @@
 
 pub mod bot;
 pub mod fake_discord;
+pub mod process;
 pub mod spec;
 
 pub use fake_discord::{FakeDiscord, FakeMessage, FakeUser, Recorded};
