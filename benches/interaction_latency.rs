@@ -89,7 +89,7 @@ fn main() {
         .unwrap();
     rt.block_on(async move {
         let fake = FakeDiscord::start().await;
-        let dir = tempfile::tempdir_in(".").unwrap_or_else(|_| tempfile::tempdir().unwrap());
+        let dir = tempfile::tempdir().unwrap();
         let under = if std::env::args().any(|a| a == "--process") {
             let config = write_config(&fake, dir.path(), "");
             let child = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "warn", false);

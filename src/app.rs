@@ -214,6 +214,9 @@ impl App {
 
     /// Resolves a topic typed by the user: exact id/alias, else the best search hit.
     fn resolve_topic(&self, typed: &str) -> Option<String> {
+        // Discord caps the option at 100 characters; cap here too, before search.
+        let typed: String = sanitise_question(typed).chars().take(100).collect();
+        let typed = typed.as_str();
         let kb = &self.content.knowledge;
         if let Some(t) = kb.topic_by_name(typed) {
             return Some(t.id.clone());
@@ -583,15 +586,22 @@ pub fn outcome_key(v: &Verdict) -> String {
 /// Longest free-text question accepted; the rest is ignored.
 pub const MAX_QUESTION_CHARS: usize = 300;
 
+/// Characters that are invisible or reorder text: zero-width spaces and
+/// joiners, direction marks, embeddings, overrides and isolates, the BOM.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}'
+    )
+}
+
 /// Bounds a free-text question before it reaches search: control and
 /// zero-width characters dropped, whitespace folded, length capped.
 pub fn sanitise_question(raw: &str) -> String {
     let cleaned: String = raw
         .chars()
         .filter(|c| !c.is_control() || c.is_whitespace())
-        .filter(
-            |c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'),
-        )
+        .filter(|c| !is_invisible_format(*c))
         .take(MAX_QUESTION_CHARS * 2)
         .collect();
     // Mentions (@everyone, <@123>, <#456>) are not part of the question.

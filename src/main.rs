@@ -79,7 +79,11 @@ fn init_logging(config: &Config, default_filter: &str) {
                 &config.log.filter
             })
         })
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // Whatever the filter, websocket frame dumps stay out: at trace level
+        // tungstenite logs every frame's bytes, IDENTIFY (with the token) included.
+        .add_directive("tungstenite=info".parse().expect("static directive"))
+        .add_directive("tokio_tungstenite=info".parse().expect("static directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

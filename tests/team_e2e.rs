@@ -247,8 +247,16 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
     let (_, body) = click(&fake, &facilitator, msg, &control(&first, ":n"), None).await;
     assert_eq!(body["type"], json!(6));
     let (_, body) = click(&fake, &member(31), msg, &id, values).await;
-    assert_eq!(body["type"], json!(4));
-    assert!(body["data"]["flags"].as_u64().unwrap() & EPHEMERAL != 0);
+    assert_eq!(body["type"], json!(6), "acknowledged; the message is re-rendered");
+    settle(&fake).await;
+    let told = fake
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.is("POST", "/webhooks/"))
+        .expect("the voter is told privately");
+    assert!(told.body["flags"].as_u64().unwrap() & EPHEMERAL != 0);
+    assert!(told.body["content"].as_str().unwrap().contains("earlier"));
     let session = bot.app.store().get(&sid).unwrap().unwrap();
     assert_eq!(session.team.as_ref().unwrap().voters_on(&question), 30);
     let now_current = session.current.clone().unwrap();

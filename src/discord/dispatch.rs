@@ -46,7 +46,12 @@ pub enum After {
     /// place (through this interaction's token). Team clicks are acknowledged
     /// first and rendered here, serialised per session, so the message always
     /// ends up showing every vote, whatever order concurrent clicks finish in.
-    RefreshTeam { session: String },
+    RefreshTeam {
+        session: String,
+        /// A private note for the clicker, sent as an ephemeral follow-up
+        /// (e.g. "that vote was for an earlier question").
+        notice: Option<String>,
+    },
 }
 
 pub struct Handled {
@@ -161,8 +166,16 @@ fn command(app: &App, cmd: &CommandInteraction) -> Handled {
         Ok(reply) => Handled::ok(CreateInteractionResponse::Message(render::reply(content, &reply))),
         Err(e) => failure(app, e),
     };
+    // A slash command has no message to update: its answer is always a new one.
     let consult = |r: Result<ConsultView, AppError>| match r {
-        Ok(view) => consult_message(app, &view),
+        Ok(view) => Handled::with_outcome(
+            CreateInteractionResponse::Message(render::consultation(content, &view)),
+            if view.kind == ViewKind::Stale {
+                Outcome::Stale
+            } else {
+                Outcome::Ok
+            },
+        ),
         Err(e) => failure(app, e),
     };
     match commands::decode(cmd) {
@@ -365,8 +378,23 @@ fn team_component(
             outcome: Outcome::Ok,
             after: Some(After::RefreshTeam {
                 session: session.to_string(),
+                notice: None,
             }),
         },
+        // A click on a question that is no longer current: not counted. The
+        // message is re-rendered (it may be behind, e.g. after a lost edit,
+        // and would otherwise stay stuck on old buttons) and the clicker is told.
+        Err(AppError::Stale { current }) => {
+            tracing::info!(current, "stale team click");
+            Handled {
+                response: CreateInteractionResponse::Acknowledge,
+                outcome: Outcome::Stale,
+                after: Some(After::RefreshTeam {
+                    session: session.to_string(),
+                    notice: Some(content.knowledge.texts().stale.clone()),
+                }),
+            }
+        }
         // The message says so, for everyone, and takes no more votes.
         Err(AppError::Expired) => Handled::with_outcome(
             CreateInteractionResponse::UpdateMessage(

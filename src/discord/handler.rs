@@ -386,8 +386,14 @@ impl EventHandler for Handler {
                 return;
             }
         }
-        if let Some(After::RefreshTeam { session }) = handled.after {
+        if let Some(After::RefreshTeam { session, notice }) = handled.after {
             self.refresher.refresh(http, &self.app, &session, &token).await;
+            if let Some(text) = notice {
+                let body = body_with(&render::notice(&text), FOLLOWUP_KEYS);
+                if let Err(e) = http.create_followup_message(&token, &body, vec![]).await {
+                    tracing::warn!(error = %e, "sending a follow-up notice failed");
+                }
+            }
         }
     }
 }

@@ -619,7 +619,8 @@ pub fn shared(content: &Content, view: &ConsultView, display_name: &str) -> Crea
 pub fn sanitise_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '@' | '<' | '>' | '*' | '_' | '`' | '~' | '|' | '\\'))
+        .filter(|c| !c.is_control() && !crate::app::is_invisible_format(*c))
+        .filter(|c| !matches!(c, '@' | '<' | '>' | '*' | '_' | '`' | '~' | '|' | '\\'))
         .collect();
     let cleaned = cleaned.trim().to_string();
     if cleaned.is_empty() {
@@ -932,6 +933,7 @@ mod tests {
         assert_eq!(sanitise_name("<@123>"), "123");
         assert_eq!(sanitise_name("**bold**"), "bold");
         assert_eq!(sanitise_name("\u{0007}"), "a member");
+        assert_eq!(sanitise_name("\u{202E}evil\u{2066}"), "evil");
     }
 
     #[test]
