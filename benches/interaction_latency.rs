@@ -52,9 +52,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx]
 }
 
-/// One consultation from /consult start to the recommendation; returns each
-/// interaction's latency.
-async fn consultation(fake: &FakeDiscord, user: &FakeUser, seed: usize) -> Vec<Duration> {
+/// One consultation from /consult start to the recommendation (and, with
+/// `forget`, the user's data deleted again); returns each interaction's latency.
+async fn consultation(fake: &FakeDiscord, user: &FakeUser, seed: usize, forget: bool) -> Vec<Duration> {
     let mut samples = Vec::new();
     let t = Instant::now();
     let iid = fake
@@ -76,12 +76,30 @@ async fn consultation(fake: &FakeDiscord, user: &FakeUser, seed: usize) -> Vec<D
         fake.wait_callback(cid, WAIT).await.expect("click answered");
         samples.push(t.elapsed());
     }
+    if forget {
+        let t = Instant::now();
+        let iid = fake
+            .send_command(
+                user,
+                "advisor",
+                json!([{ "type": 1, "name": "forget-me", "options": [] }]),
+            )
+            .await;
+        fake.wait_callback(iid, WAIT).await.expect("forget-me answered");
+        let confirm = fake.latest_message_for(iid).await.unwrap().id;
+        let cid = fake.send_component(user, confirm, "fa1:f:y", None).await;
+        fake.wait_callback(cid, WAIT).await.expect("forget confirmed");
+        samples.push(t.elapsed());
+    }
     samples
 }
 
 fn main() {
     let consultations = arg("--consultations", 100);
     let in_flight = arg("--in-flight", 1).max(1);
+    // Delete each user's data after their consultation: the store stays small,
+    // which separates the bot's own memory from the store's growth.
+    let forget = std::env::args().any(|a| a == "--forget");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,7 +117,7 @@ fn main() {
             Under::InProcess(Bot::start(&fake, dir.path()).await)
         };
         // Warm-up: one consultation not counted.
-        consultation(&fake, &FakeUser::new(1, "warmup"), 0).await;
+        consultation(&fake, &FakeUser::new(1, "warmup"), 0, forget).await;
         let started = Instant::now();
         let mut all = Vec::new();
         let mut next = 0;
@@ -111,7 +129,7 @@ fn main() {
                     let fake = fake.clone();
                     tokio::spawn(async move {
                         let user = FakeUser::new(10_000 + n as u64, &format!("user{n}"));
-                        consultation(&fake, &user, n).await
+                        consultation(&fake, &user, n, forget).await
                     })
                 })
                 .collect();

@@ -171,7 +171,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats => {
-            let (config, _) = load(&cli)?;
+            // Only the store: stats need no content.
+            let mut config = Config::load(&cli.config)?;
+            if let Some(d) = &cli.data {
+                config.storage.path = d.clone();
+            }
             init_logging(&config, "warn");
             let store = open_store(&config)?;
             println!("{}", framework_advisor::cli::text::stats(&store.stats()?));
