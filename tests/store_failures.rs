@@ -153,7 +153,11 @@ fn a_full_disk_fails_politely_and_loses_no_acknowledged_answer() {
             match app.consult_act(&owner, &session, revision, Action::Answer(options)) {
                 Ok(v) => {
                     acknowledged.insert(session.clone(), v.session.answers.len());
-                    current = (v.session.current.is_some()).then(|| (owner, session, v.session.revision));
+                    current = v
+                        .session
+                        .current
+                        .is_some()
+                        .then_some((owner, session, v.session.revision));
                 }
                 Err(AppError::Store(e)) => {
                     failures += 1;
