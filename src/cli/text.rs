@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::app::{ConsultView, Reply};
-use crate::domain::content::{Content, FRAMEWORK_IDS};
+use crate::domain::content::Content;
 use crate::domain::questionnaire::{Question, QuestionKind, Session, Status};
 use crate::domain::scoring::{Recommendation, Verdict};
 use crate::domain::team::Unity;
@@ -426,16 +426,9 @@ pub fn team_unity(content: &Content, unity: &Unity) -> String {
             .iter()
             .take(2)
             .map(|(o, n)| {
-                // What the option pushes toward: its Django weight minus its Flask weight.
-                let push = content
-                    .questionnaire
-                    .question(&s.question)
-                    .and_then(|q| q.option(o))
-                    .map_or(0, |opt| opt.weight(FRAMEWORK_IDS[0]) - opt.weight(FRAMEWORK_IDS[1]));
-                let toward = match push.signum() {
-                    1 => format!("toward {}", name(content, FRAMEWORK_IDS[0])),
-                    -1 => format!("toward {}", name(content, FRAMEWORK_IDS[1])),
-                    _ => "neutral".to_string(),
+                let toward = match crate::domain::team::pushes_toward(&content.questionnaire, &s.question, o) {
+                    Some(f) => format!("toward {}", name(content, f)),
+                    None => "neutral".to_string(),
                 };
                 format!("{} ({n}) → {toward}", option_label(content, &s.question, o))
             })

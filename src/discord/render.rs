@@ -765,16 +765,9 @@ fn unity_spec(content: &Content, unity: &crate::domain::team::Unity) -> EmbedSpe
                 .iter()
                 .take(2)
                 .map(|(o, n)| {
-                    let push = content
-                        .questionnaire
-                        .question(&s.question)
-                        .and_then(|q| q.option(o))
-                        .map(|opt| opt.weight("django") - opt.weight("flask"))
-                        .unwrap_or(0);
-                    let toward = match push.signum() {
-                        1 => "toward Django",
-                        -1 => "toward Flask",
-                        _ => "neutral",
+                    let toward = match crate::domain::team::pushes_toward(&content.questionnaire, &s.question, o) {
+                        Some(f) => format!("toward {}", framework_name(content, f)),
+                        None => "neutral".to_string(),
                     };
                     format!("{} ({n}) → {toward}", option_label(content, &s.question, o))
                 })

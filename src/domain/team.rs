@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::content::FRAMEWORK_IDS;
 use super::questionnaire::{Answer, Question, QuestionKind, Questionnaire};
 use super::scoring::WeightedPick;
 
@@ -150,6 +151,17 @@ pub fn member_picks(answers: &[Answer], team: &TeamState, voter: &str) -> Vec<We
             })
         })
         .collect()
+}
+
+/// The framework an option pushes toward by its weights (`None`: neutral).
+/// Used to say what each side of a split would have meant.
+pub fn pushes_toward(q: &Questionnaire, question: &str, option: &str) -> Option<&'static str> {
+    let opt = q.question(question)?.option(option)?;
+    match (opt.weight(FRAMEWORK_IDS[0]) - opt.weight(FRAMEWORK_IDS[1])).signum() {
+        1 => Some(FRAMEWORK_IDS[0]),
+        -1 => Some(FRAMEWORK_IDS[1]),
+        _ => None,
+    }
 }
 
 /// How one answered question split.
@@ -294,5 +306,9 @@ mod tests {
         assert!((u.overall - 2.0 / 3.0).abs() < 1e-9);
         assert_eq!(u.disputed.len(), 1);
         assert_eq!((t.participants(), t.vote_count()), (3, 3));
+        assert_eq!(pushes_toward(&q, "kind", "site"), Some("django"));
+        assert_eq!(pushes_toward(&q, "kind", "api"), Some("flask"));
+        assert_eq!(pushes_toward(&q, "realtime", "none"), None);
+        assert_eq!(pushes_toward(&q, "kind", "nope"), None);
     }
 }
