@@ -322,6 +322,11 @@ enum Route {
         app: u64,
         guild: Option<u64>,
     },
+    /// The bot editing a message with its own token (not an interaction's).
+    ChannelMessage {
+        channel: u64,
+        message: u64,
+    },
     Unknown,
 }
 
@@ -368,6 +373,10 @@ fn parse_route(path: &str) -> Route {
                 None => Route::Unknown,
             }
         }
+        ["channels", channel, "messages", message] => match (num(channel), num(message)) {
+            (Some(channel), Some(message)) => Route::ChannelMessage { channel, message },
+            _ => Route::Unknown,
+        },
         ["applications", app, "commands"] => match num(app) {
             Some(app) => Route::Commands { app, guild: None },
             None => Route::Unknown,
@@ -890,6 +899,7 @@ impl FakeState {
                 self.webhook_message(m, app, &token, message, rec)
             }
             (m @ ("GET" | "PUT"), Route::Commands { app, guild }) => self.commands(m, app, guild, rec),
+            ("PATCH", Route::ChannelMessage { channel, message }) => self.channel_message_edit(channel, message, rec),
             _ => Reply {
                 unexpected: true,
                 ..Reply::error(404, 0, "404: Not Found")
@@ -1076,6 +1086,30 @@ impl FakeState {
                 Reply::json(200, self.messages[&msg].clone())
             }
         }
+    }
+
+    /// `PATCH /channels/{c}/messages/{m}`: the bot edits a message it posted.
+    fn channel_message_edit(&mut self, channel: u64, message: u64, rec: &Recorded) -> Reply {
+        let what = format!("{} {}", rec.method, rec.path);
+        let known = self
+            .messages
+            .get(&message)
+            .is_some_and(|m| id_of(&m["channel_id"]) == channel);
+        if !known {
+            self.violation(format!("{what}: no such message in that channel"));
+            return Reply::error(404, 10008, "Unknown Message");
+        }
+        if self.messages[&message]["flags"].as_u64().unwrap_or(0) & spec::EPHEMERAL != 0 {
+            self.violation(format!(
+                "{what}: ephemeral messages cannot be edited with the bot token"
+            ));
+            return Reply::error(404, 10008, "Unknown Message");
+        }
+        if let Some(r) = self.reject_webhook_body(&what, &rec.body, spec::channel_message_edit_discord_errors) {
+            return r;
+        }
+        self.edit_message(message, &rec.body);
+        Reply::json(200, self.messages[&message].clone())
     }
 
     /// Records the problems of a webhook message body; `Some(400)` if Discord would refuse it.

@@ -32,6 +32,7 @@ const IS_COMPONENTS_V2: u64 = 1 << 15;
 const CALLBACK: (&str, &str) = ("post", "/interactions/{interaction_id}/{interaction_token}/callback");
 const WEBHOOK_EXECUTE: (&str, &str) = ("post", "/webhooks/{webhook_id}/{webhook_token}");
 const WEBHOOK_EDIT: (&str, &str) = ("patch", "/webhooks/{webhook_id}/{webhook_token}/messages/{message_id}");
+const CHANNEL_MESSAGE_EDIT: (&str, &str) = ("patch", "/channels/{channel_id}/messages/{message_id}");
 const COMMANDS_PUT: (&str, &str) = ("put", "/applications/{application_id}/commands");
 const GUILD_COMMANDS_PUT: (&str, &str) = ("put", "/applications/{application_id}/guilds/{guild_id}/commands");
 
@@ -54,6 +55,7 @@ struct Validators {
     callback: Operation,
     webhook_execute: Operation,
     webhook_edit: Operation,
+    channel_message_edit: Operation,
     commands_put: Operation,
     compile_time: Duration,
 }
@@ -77,6 +79,7 @@ fn validators() -> &'static Validators {
             callback: compile_operation(&spec, CALLBACK),
             webhook_execute: compile_operation(&spec, WEBHOOK_EXECUTE),
             webhook_edit: compile_operation(&spec, WEBHOOK_EDIT),
+            channel_message_edit: compile_operation(&spec, CHANNEL_MESSAGE_EDIT),
             commands_put: compile_operation(&spec, COMMANDS_PUT),
             compile_time: started.elapsed(),
         }
@@ -410,6 +413,13 @@ pub fn validate_message_edit(body: &Value) -> Vec<String> {
 /// What Discord would refuse in a message edit body.
 pub fn message_edit_discord_errors(body: &Value) -> Vec<String> {
     let mut out = validators().webhook_edit.check(body);
+    out.extend(check_message(body, ""));
+    out
+}
+
+/// What Discord would refuse in a bot's own message edit (`PATCH /channels/{c}/messages/{m}`).
+pub fn channel_message_edit_discord_errors(body: &Value) -> Vec<String> {
+    let mut out = validators().channel_message_edit.check(body);
     out.extend(check_message(body, ""));
     out
 }
