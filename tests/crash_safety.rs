@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use framework_advisor::domain::questionnaire::Status;
 use framework_advisor::storage::{SessionStore, SledStore};
 use support::bot::{answer_for, is_recommendation, WAIT};
+use support::flows::{consult, team_start};
 use support::process::{spawn_bot, wait_identified, write_config};
 use support::{FakeDiscord, FakeUser};
 
@@ -93,9 +94,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                 let msg = match private_msg.get(&p.id) {
                     Some(m) if !is_recommendation(&fake.message(*m).await.unwrap()) => *m,
                     _ => {
-                        let id = fake
-                            .send_command(p, "consult", json!([{ "type": 1, "name": "start", "options": [] }]))
-                            .await;
+                        let id = fake.send_command(p, "consult", consult("start")).await;
                         let body = fake.wait_callback(id, WAIT).await.expect("start answered");
                         assert_eq!(body["type"], json!(4));
                         let m = fake.latest_message_for(id).await.unwrap().id;
@@ -129,7 +128,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                         m
                     }
                     _ => {
-                        let start = json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }]);
+                        let start = team_start();
                         let id = fake.send_command(&facilitator, "consult", start).await;
                         fake.wait_callback(id, WAIT).await.expect("team start answered");
                         team_msg = Some(fake.latest_message_for(id).await.unwrap().id);

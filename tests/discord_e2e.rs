@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use support::bot::{answer_for, click, command, control, embed_title, is_recommendation, step_of, Bot, WAIT};
+use support::flows::{consult, session_of, stored};
 use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
@@ -19,10 +20,6 @@ fn alice() -> FakeUser {
 
 fn bob() -> FakeUser {
     FakeUser::new(1_000_000_000_000_000_102, "bob")
-}
-
-fn consult(sub: &str) -> Value {
-    json!([{ "type": 1, "name": sub, "options": [] }])
 }
 
 fn content_of(body: &Value) -> String {
@@ -185,8 +182,8 @@ async fn refusals_change_nothing() {
     let msg = start_consultation(&fake, &user).await;
     answer(&fake, &user, msg, 0).await;
     let at_step_2 = fake.message(msg).await.unwrap();
-    let session_id = at_step_2.custom_ids()[0].split(':').nth(2).unwrap().to_string();
-    let revision = |bot: &Bot| bot.app.store().get(&session_id).unwrap().unwrap().revision;
+    let session_id = session_of(&at_step_2);
+    let revision = |bot: &Bot| stored(bot, &session_id).revision;
     let rev = revision(&bot);
 
     // Another user's click: refused, ephemeral, nothing applied.

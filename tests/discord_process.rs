@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use support::bot::{answer_for, click, command, step_of};
+use support::flows::consult;
 use support::process::{spawn_bot, wait_identified, write_config};
 use support::{FakeDiscord, FakeUser};
 
@@ -23,13 +24,7 @@ async fn sigkill_mid_consultation_loses_no_answer_and_sigterm_is_clean() {
 
     let mut bot = spawn_bot(env!("CARGO_BIN_EXE_framework-advisor"), &config, "warn", true);
     wait_identified(&fake, 1).await;
-    let (iid, _) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [] }]),
-    )
-    .await;
+    let (iid, _) = command(&fake, &user, "consult", consult("start")).await;
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     for i in 0..3 {
         let m = fake.message(msg).await.unwrap();

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use framework_advisor::domain::questionnaire::Session;
 use support::bot::{answer_for, click, command, control, step_of, Bot, WAIT};
-use support::{FakeDiscord, FakeMessage, FakeUser};
+use support::flows::{consult, member, session_of, settle_within, stored, team_control, team_start, vote, votes_field};
+use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
 
@@ -25,25 +25,8 @@ fn alice() -> FakeUser {
     FakeUser::new(1_000_000_000_000_000_301, "alice")
 }
 
-fn member(n: u64) -> FakeUser {
-    FakeUser::new(2_000_000_000_000_000_300 + n, &format!("member{n}"))
-}
-
-fn session_of(m: &FakeMessage) -> String {
-    m.custom_ids()[0]
-        .split(':')
-        .nth(2)
-        .expect("fa1:<kind>:<session>:...")
-        .to_string()
-}
-
-fn stored(bot: &Bot, sid: &str) -> Session {
-    bot.app
-        .store()
-        .get(sid)
-        .expect("store readable")
-        .expect("session stored")
-}
+/// Member ids of this binary: `member(MEMBERS, n)`.
+const MEMBERS: u64 = 2_000_000_000_000_000_300;
 
 /// A gateway fault the fake can inject.
 #[derive(Debug, Clone, Copy)]
@@ -134,13 +117,7 @@ async fn private_consultation_survives_every_resumable_fault() {
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
     let user = alice();
-    let (iid, body) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [] }]),
-    )
-    .await;
+    let (iid, body) = command(&fake, &user, "consult", consult("start")).await;
     assert_eq!(body["type"], json!(4));
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     let sid = session_of(&fake.message(msg).await.unwrap());
@@ -219,13 +196,7 @@ async fn non_resumable_invalid_session_reidentifies_and_old_buttons_continue() {
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
     let user = alice();
-    let (iid, _) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [] }]),
-    )
-    .await;
+    let (iid, _) = command(&fake, &user, "consult", consult("start")).await;
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     let sid = session_of(&fake.message(msg).await.unwrap());
     answer_once(&fake, &bot, &user, msg, &sid, "before the fault").await;
@@ -244,57 +215,11 @@ async fn non_resumable_invalid_session_reidentifies_and_old_buttons_continue() {
     // The second READY ran the ready handler again; the definitions are unchanged, so they
     // are not registered again.
     assert_eq!(fake.command_overwrites().await.len(), 1);
-    let (_, body) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "resume", "options": [] }]),
-    )
-    .await;
+    let (_, body) = command(&fake, &user, "consult", consult("resume")).await;
     let description = body["data"]["embeds"][0]["description"].as_str().unwrap_or_default();
     assert!(description.contains("Step 4"), "resume shows step 4: {body}");
     bot.stop().await;
     fake.assert_clean().await;
-}
-
-/// Waits until no REST request has arrived for a while (team edits follow the ack).
-async fn settle(fake: &FakeDiscord) {
-    let deadline = Instant::now() + WAIT;
-    let mut last = fake.requests().await.len();
-    loop {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let now = fake.requests().await.len();
-        if now == last {
-            return;
-        }
-        assert!(Instant::now() < deadline, "REST traffic never settled");
-        last = now;
-    }
-}
-
-fn votes_field(m: &FakeMessage) -> String {
-    m.embeds[0]["fields"]
-        .as_array()
-        .and_then(|f| {
-            f.iter()
-                .find(|f| f["name"].as_str().is_some_and(|n| n.starts_with("Votes")))
-        })
-        .map(|f| format!("{} {}", f["name"].as_str().unwrap(), f["value"].as_str().unwrap()))
-        .unwrap_or_default()
-}
-
-fn team_control(m: &FakeMessage, suffix: &str) -> String {
-    m.custom_ids()
-        .into_iter()
-        .find(|id| id.starts_with("fa1:v:") && id.ends_with(suffix))
-        .unwrap_or_else(|| panic!("no {suffix} on {:?}", m.custom_ids()))
-}
-
-async fn vote(fake: &FakeDiscord, user: &FakeUser, msg: u64, choice: usize) {
-    let m = fake.message(msg).await.unwrap();
-    let (id, values) = answer_for(&m, choice).unwrap();
-    let (_, body) = click(fake, user, msg, &id, values).await;
-    assert_eq!(body["type"], json!(6), "a vote is acknowledged: {body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,14 +227,8 @@ async fn team_consultation_survives_a_reconnect_and_a_close() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
-    let facilitator = member(0);
-    let (iid, body) = command(
-        &fake,
-        &facilitator,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }]),
-    )
-    .await;
+    let facilitator = member(MEMBERS, 0);
+    let (iid, body) = command(&fake, &facilitator, "consult", team_start()).await;
     assert_eq!(body["type"], json!(4));
     assert_eq!(body["data"]["flags"].as_u64().unwrap_or(0) & EPHEMERAL, 0, "public");
     let msg = fake.latest_message_for(iid).await.unwrap().id;
@@ -317,12 +236,12 @@ async fn team_consultation_survives_a_reconnect_and_a_close() {
     let sid = session_of(&first);
     let question = stored(&bot, &sid).current.clone().unwrap();
 
-    vote(&fake, &member(1), msg, 0).await;
+    vote(&fake, &member(MEMBERS, 1), msg, 0).await;
     fault_and_recover(&fake, Fault::Reconnect, Comeback::Resume, Duration::from_secs(5)).await;
-    vote(&fake, &member(2), msg, 1).await;
+    vote(&fake, &member(MEMBERS, 2), msg, 1).await;
     fault_and_recover(&fake, Fault::Close(4000), Comeback::Resume, Duration::from_secs(5)).await;
-    vote(&fake, &member(3), msg, 0).await;
-    settle(&fake).await;
+    vote(&fake, &member(MEMBERS, 3), msg, 0).await;
+    settle_within(&fake, WAIT).await;
     let s = stored(&bot, &sid);
     assert_eq!(
         s.team.as_ref().unwrap().voters_on(&question),
@@ -338,7 +257,7 @@ async fn team_consultation_survives_a_reconnect_and_a_close() {
     let m = fake.message(msg).await.unwrap();
     let (_, body) = click(&fake, &facilitator, msg, &team_control(&m, ":n"), None).await;
     assert_eq!(body["type"], json!(6), "{body}");
-    settle(&fake).await;
+    settle_within(&fake, WAIT).await;
     let s = stored(&bot, &sid);
     assert_eq!(s.revision, 1, "Next applied exactly once");
     assert_ne!(s.current.as_deref(), Some(question.as_str()), "on the next question");
@@ -354,7 +273,7 @@ async fn team_consultation_survives_a_reconnect_and_a_close() {
     // click is acknowledged, the message re-rendered, and the clicker told privately.
     let (_, body) = click(&fake, &facilitator, msg, &team_control(&first, ":n"), None).await;
     assert_eq!(body["type"], json!(6), "{body}");
-    settle(&fake).await;
+    settle_within(&fake, WAIT).await;
     assert!(
         fake.requests()
             .await

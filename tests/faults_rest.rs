@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use framework_advisor::domain::questionnaire::{Session, Status};
+use framework_advisor::domain::questionnaire::Status;
 use support::bot::{answer_for, click, command, is_recommendation, step_of, Bot, WAIT};
-use support::{FakeDiscord, FakeMessage, FakeUser};
+use support::flows::{consult, member, session_of, settle_within, stored, team_control, team_start, vote, votes_field};
+use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
 
@@ -25,33 +26,8 @@ fn alice() -> FakeUser {
     FakeUser::new(1_000_000_000_000_000_401, "alice")
 }
 
-fn member(n: u64) -> FakeUser {
-    FakeUser::new(2_000_000_000_000_000_400 + n, &format!("member{n}"))
-}
-
-fn consult(sub: &str) -> Value {
-    json!([{ "type": 1, "name": sub, "options": [] }])
-}
-
-fn team_start() -> Value {
-    json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }])
-}
-
-fn session_of(m: &FakeMessage) -> String {
-    m.custom_ids()[0]
-        .split(':')
-        .nth(2)
-        .expect("fa1:<kind>:<session>:...")
-        .to_string()
-}
-
-fn stored(bot: &Bot, sid: &str) -> Session {
-    bot.app
-        .store()
-        .get(sid)
-        .expect("store readable")
-        .expect("session stored")
-}
+/// Member ids of this binary: `member(MEMBERS, n)`.
+const MEMBERS: u64 = 2_000_000_000_000_000_400;
 
 fn is_ephemeral(body: &Value) -> bool {
     body["data"]["flags"].as_u64().unwrap_or(0) & EPHEMERAL != 0
@@ -67,21 +43,6 @@ async fn wait_failed_callback(fake: &FakeDiscord, interaction: u64, status: u16)
     )
     .await
     .unwrap_or_else(|e| panic!("the bot never tried the callback of {interaction}: {e}"));
-}
-
-/// Waits until no REST request has arrived for a while (team edits follow the ack).
-async fn settle(fake: &FakeDiscord) {
-    let deadline = Instant::now() + WAIT;
-    let mut last = fake.requests().await.len();
-    loop {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let now = fake.requests().await.len();
-        if now == last {
-            return;
-        }
-        assert!(Instant::now() < deadline, "REST traffic never settled");
-        last = now;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,25 +154,6 @@ async fn failed_click_callbacks_keep_the_store_consistent_and_the_user_continues
     fake.assert_clean().await;
 }
 
-fn votes_field(m: &FakeMessage) -> String {
-    m.embeds[0]["fields"]
-        .as_array()
-        .and_then(|f| {
-            f.iter()
-                .find(|f| f["name"].as_str().is_some_and(|n| n.starts_with("Votes")))
-        })
-        .map(|f| format!("{} {}", f["name"].as_str().unwrap(), f["value"].as_str().unwrap()))
-        .unwrap_or_default()
-}
-
-async fn vote(fake: &FakeDiscord, user: &FakeUser, msg: u64, choice: usize) -> u64 {
-    let m = fake.message(msg).await.unwrap();
-    let (id, values) = answer_for(&m, choice).unwrap();
-    let (iid, body) = click(fake, user, msg, &id, values).await;
-    assert_eq!(body["type"], json!(6), "a vote is acknowledged: {body}");
-    iid
-}
-
 async fn wait_failed_refresh(fake: &FakeDiscord, since: usize) {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -237,24 +179,24 @@ async fn a_failed_team_refresh_is_repaired_by_the_next_vote() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
-    let (iid, _) = command(&fake, &member(0), "consult", team_start()).await;
+    let (iid, _) = command(&fake, &member(MEMBERS, 0), "consult", team_start()).await;
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     let sid = session_of(&fake.message(msg).await.unwrap());
     let question = stored(&bot, &sid).current.clone().unwrap();
 
     let since = fake.requests().await.len();
     fake.fail_next("/messages/@original", 500, None, 1).await;
-    vote(&fake, &member(1), msg, 0).await;
+    vote(&fake, &member(MEMBERS, 1), msg, 0).await;
     wait_failed_refresh(&fake, since).await;
-    settle(&fake).await;
+    settle_within(&fake, WAIT).await;
     assert!(
         !votes_field(&fake.message(msg).await.unwrap()).starts_with("Votes: 1"),
         "the refresh failed, so the message still shows no vote"
     );
     assert_eq!(stored(&bot, &sid).team.as_ref().unwrap().voters_on(&question), 1);
 
-    vote(&fake, &member(2), msg, 1).await;
-    settle(&fake).await;
+    vote(&fake, &member(MEMBERS, 2), msg, 1).await;
+    settle_within(&fake, WAIT).await;
     let shown = votes_field(&fake.message(msg).await.unwrap());
     assert!(
         shown.starts_with("Votes: 2"),
@@ -275,25 +217,21 @@ async fn a_stale_team_click_after_a_lost_refresh_shows_the_current_question() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
-    let facilitator = member(0);
+    let facilitator = member(MEMBERS, 0);
     let (iid, _) = command(&fake, &facilitator, "consult", team_start()).await;
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     let sid = session_of(&fake.message(msg).await.unwrap());
-    vote(&fake, &member(1), msg, 0).await;
-    settle(&fake).await;
+    vote(&fake, &member(MEMBERS, 1), msg, 0).await;
+    settle_within(&fake, WAIT).await;
 
     let old = fake.message(msg).await.unwrap();
-    let next = old
-        .custom_ids()
-        .into_iter()
-        .find(|c| c.starts_with("fa1:v:") && c.ends_with(":n"))
-        .unwrap();
+    let next = team_control(&old, ":n");
     let since = fake.requests().await.len();
     fake.fail_next("/messages/@original", 500, None, 1).await;
     let (_, body) = click(&fake, &facilitator, msg, &next, None).await;
     assert_eq!(body["type"], json!(6));
     wait_failed_refresh(&fake, since).await;
-    settle(&fake).await;
+    settle_within(&fake, WAIT).await;
     let s = stored(&bot, &sid);
     assert_eq!(s.revision, 1);
     let current = s.current.clone().unwrap();
@@ -313,8 +251,8 @@ async fn a_stale_team_click_after_a_lost_refresh_shows_the_current_question() {
 
     // A member votes on what they see (the previous question).
     let (id, values) = answer_for(&old, 1).unwrap();
-    let (_, body) = click(&fake, &member(2), msg, &id, values).await;
-    settle(&fake).await;
+    let (_, body) = click(&fake, &member(MEMBERS, 2), msg, &id, values).await;
+    settle_within(&fake, WAIT).await;
     let message_now = fake.message(msg).await.unwrap();
     let shown_in_reply = body.to_string().contains(&current_prompt);
     let message_refreshed = message_now.custom_ids().iter().any(|c| c.contains(":1:"));

@@ -37,6 +37,7 @@ use framework_advisor::domain::questionnaire::Status;
 use framework_advisor::error::AppError;
 use framework_advisor::storage::{SessionStore, SledStore};
 use support::bot::{answer_for, command, responses_dir, Bot, WAIT};
+use support::flows::{consult, session_of, stored, team_start};
 use support::{spec, FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
@@ -1501,7 +1502,7 @@ async fn unknown_commands_and_component_types_through_the_real_bot() {
             "consult",
             json!([{ "type": 2, "name": "start", "options": [{ "type": 1, "name": "start", "options": [] }] }]),
         ),
-        ("CONSULT", json!([{ "type": 1, "name": "start", "options": [] }])),
+        ("CONSULT", consult("start")),
         ("ask", json!([{ "type": 4, "name": "question", "value": 42 }])),
     ] {
         let (_, body) = command(&fake, &user, name, options.clone()).await;
@@ -1521,16 +1522,10 @@ async fn unknown_commands_and_component_types_through_the_real_bot() {
     // has no helper for these kinds, so they go out as raw dispatches: the fake does not know
     // the interactions and answers the callbacks 404, which is fine; what the bot sent is
     // read from the record.
-    let (iid, _) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [] }]),
-    )
-    .await;
+    let (iid, _) = command(&fake, &user, "consult", consult("start")).await;
     let msg = fake.latest_message_for(iid).await.unwrap();
-    let sid = msg.custom_ids()[0].split(':').nth(2).unwrap().to_string();
-    let revision = bot.app.store().get(&sid).unwrap().unwrap().revision;
+    let sid = session_of(&msg);
+    let revision = stored(&bot, &sid).revision;
     let select_id = format!("fa1:c:{sid}:{revision}:s");
     let (answer_id, _) = answer_for(&msg, 0).unwrap();
     let who = Who {
@@ -1602,7 +1597,7 @@ async fn unknown_commands_and_component_types_through_the_real_bot() {
             "{custom_id} (type {ctype}): {body}"
         );
     }
-    let s = bot.app.store().get(&sid).unwrap().unwrap();
+    let s = stored(&bot, &sid);
     assert!(
         s.revision <= revision + 1 && s.answers.len() <= 1,
         "foreign component kinds applied at most one answer: revision {} -> {}, {} answers",
@@ -1637,15 +1632,9 @@ async fn consult_cancel_command_answers_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
     let user = alice();
-    let (iid, _) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [] }]),
-    )
-    .await;
+    let (iid, _) = command(&fake, &user, "consult", consult("start")).await;
     let msg = fake.latest_message_for(iid).await.unwrap();
-    let sid = msg.custom_ids()[0].split(':').nth(2).unwrap().to_string();
+    let sid = session_of(&msg);
     let id = fake
         .send_command(
             &user,
@@ -1654,7 +1643,7 @@ async fn consult_cancel_command_answers_with_a_message() {
         )
         .await;
     let body = fake.wait_callback(id, Duration::from_secs(3)).await;
-    let session = bot.app.store().get(&sid).unwrap().unwrap();
+    let session = stored(&bot, &sid);
     assert_eq!(session.status, Status::Cancelled, "the session was cancelled");
     let body = body.expect("Discord accepted the answer to /consult cancel");
     assert_eq!(body["type"], json!(4), "{body}");
@@ -1672,13 +1661,7 @@ async fn display_names_cannot_reorder_public_text() {
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
     let facilitator = FakeUser::new(1_000_000_000_000_000_611, "dana");
-    let (iid, _) = command(
-        &fake,
-        &facilitator,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }]),
-    )
-    .await;
+    let (iid, _) = command(&fake, &facilitator, "consult", team_start()).await;
     let msg = fake.latest_message_for(iid).await.unwrap();
     let voters = [
         FakeUser::new(1_000_000_000_000_000_612, "\u{202E}evil"),

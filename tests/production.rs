@@ -12,13 +12,10 @@ use framework_advisor::app::SystemClock;
 use framework_advisor::domain::questionnaire::{EngineError, Session};
 use framework_advisor::storage::{SessionStore, SledStore, Started, Stats, StoreError};
 use support::bot::{answer_for, click, command, config_for, Bot, WAIT};
+use support::flows::{consult, session_of, stored};
 use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
-
-fn consult(sub: &str) -> Value {
-    json!([{ "type": 1, "name": sub, "options": [] }])
-}
 
 /// A store whose writes take `delay` (a slow disk, a stalled flush).
 struct SlowStore {
@@ -145,8 +142,8 @@ async fn a_burst_beyond_the_limit_gets_one_notice_and_no_work() {
     assert_eq!(body["type"], json!(7));
     let (_, body) = command(&fake, &user, "django", Value::Null).await; // 3
     assert_eq!(body["type"], json!(4));
-    let session = msg.custom_ids()[0].split(':').nth(2).unwrap().to_string();
-    let revision = bot.app.store().get(&session).unwrap().unwrap().revision;
+    let session = session_of(&msg);
+    let revision = stored(&bot, &session).revision;
 
     // Over the limit: one notice...
     let now = fake.message(msg.id).await.unwrap();
@@ -160,11 +157,7 @@ async fn a_burst_beyond_the_limit_gets_one_notice_and_no_work() {
         let (_, body) = click(&fake, &user, msg.id, &id, values.clone()).await;
         assert_eq!(body["type"], json!(6), "{body}");
     }
-    assert_eq!(
-        bot.app.store().get(&session).unwrap().unwrap().revision,
-        revision,
-        "nothing applied"
-    );
+    assert_eq!(stored(&bot, &session).revision, revision, "nothing applied");
     // Someone else is not affected.
     let (_, body) = command(
         &fake,

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use support::bot::{answer_for, click, command, responses_dir, WAIT};
+use support::flows::{consult, team_start};
 use support::{FakeDiscord, FakeUser};
 
 const TOKEN: &str = "tok-SECRET-12345.abc";
@@ -226,13 +227,7 @@ async fn run_traced(log_format: &str) -> String {
     wait_identified(&fake, 1, &bot).await;
 
     let user = FakeUser::new(1_000_000_000_000_000_701, "carol");
-    let (iid, body) = command(
-        &fake,
-        &user,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [] }]),
-    )
-    .await;
+    let (iid, body) = command(&fake, &user, "consult", consult("start")).await;
     assert_eq!(body["type"], json!(4), "{body}");
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     for i in 0..2 {
@@ -261,13 +256,7 @@ async fn run_traced(log_format: &str) -> String {
     assert_eq!(body["type"], json!(4));
 
     let facilitator = FakeUser::new(1_000_000_000_000_000_702, "dave");
-    let (iid, _) = command(
-        &fake,
-        &facilitator,
-        "consult",
-        json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }]),
-    )
-    .await;
+    let (iid, _) = command(&fake, &facilitator, "consult", team_start()).await;
     let team_msg = fake.latest_message_for(iid).await.unwrap();
     fake.fail_next("/messages/@original", 500, None, 1).await;
     let (id, values) = answer_for(&team_msg, 0).unwrap();

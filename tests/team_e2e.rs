@@ -4,78 +4,25 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use support::bot::{answer_for, click, command, Bot, WAIT};
-use support::{FakeDiscord, FakeMessage, FakeUser};
+use support::flows::{member, session_of, settle, stored, team_control, team_start, vote, votes_field};
+use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
 
-fn member(n: u64) -> FakeUser {
-    FakeUser::new(2_000_000_000_000_000_000 + n, &format!("member{n}"))
-}
-
-fn team_start() -> Value {
-    json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }])
-}
-
-fn session_of(m: &FakeMessage) -> String {
-    m.custom_ids()[0].split(':').nth(2).unwrap().to_string()
-}
-
-fn control(m: &FakeMessage, suffix: &str) -> String {
-    m.custom_ids()
-        .into_iter()
-        .find(|id| id.starts_with("fa1:v:") && id.ends_with(suffix))
-        .unwrap_or_else(|| panic!("no {suffix} on {:?}", m.custom_ids()))
-}
-
-/// Waits until no REST request has arrived for a while (team edits are async).
-async fn settle(fake: &FakeDiscord) {
-    let mut last = fake.requests().await.len();
-    loop {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        let now = fake.requests().await.len();
-        if now == last {
-            return;
-        }
-        last = now;
-    }
-}
-
-fn votes_field(m: &FakeMessage) -> String {
-    m.embeds[0]["fields"]
-        .as_array()
-        .and_then(|f| {
-            f.iter()
-                .find(|f| f["name"].as_str().is_some_and(|n| n.starts_with("Votes")))
-        })
-        .map(|f| format!("{} {}", f["name"].as_str().unwrap(), f["value"].as_str().unwrap()))
-        .unwrap_or_default()
-}
-
-/// A vote that must be acknowledged (type 6).
-async fn vote(fake: &FakeDiscord, user: &FakeUser, msg: u64, choice: usize) -> Vec<String> {
-    let m = fake.message(msg).await.unwrap();
-    let (id, values) = answer_for(&m, choice).unwrap();
-    let picked = match &values {
-        Some(v) => v.clone(),
-        None => vec![id.rsplit(':').next().unwrap().to_string()],
-    };
-    let (_, body) = click(fake, user, msg, &id, values).await;
-    assert_eq!(body["type"], json!(6), "a vote is acknowledged: {body}");
-    picked
-}
+/// Member ids of this binary: `member(MEMBERS, n)`.
+const MEMBERS: u64 = 2_000_000_000_000_000_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut bot = Bot::start(&fake, dir.path()).await;
-    let facilitator = member(0);
-    let members: Vec<FakeUser> = (0..5).map(member).collect();
+    let facilitator = member(MEMBERS, 0);
+    let members: Vec<FakeUser> = (0..5).map(|n| member(MEMBERS, n)).collect();
 
     let (iid, body) = command(&fake, &facilitator, "consult", team_start()).await;
     assert_eq!(body["type"], json!(4));
@@ -91,14 +38,14 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
     let mut expected: BTreeMap<String, BTreeMap<u64, Vec<String>>> = BTreeMap::new();
     let mut round = 0;
     loop {
-        let session = bot.app.store().get(&sid).unwrap().unwrap();
+        let session = stored(&bot, &sid);
         let Some(question) = session.current.clone() else { break };
         for (i, m) in members.iter().enumerate() {
             // Spread the votes; member 1 changes their mind every round.
-            let picked = vote(&fake, m, msg, round + i % 3).await;
+            let (_, picked) = vote(&fake, m, msg, round + i % 3).await;
             expected.entry(question.clone()).or_default().insert(m.id, picked);
         }
-        let picked = vote(&fake, &members[1], msg, round).await;
+        let (_, picked) = vote(&fake, &members[1], msg, round).await;
         expected.get_mut(&question).unwrap().insert(members[1].id, picked);
         settle(&fake).await;
         let shown = votes_field(&fake.message(msg).await.unwrap());
@@ -106,10 +53,10 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
 
         // Not the facilitator: refused, nothing moves.
         let m = fake.message(msg).await.unwrap();
-        let (_, body) = click(&fake, &members[2], msg, &control(&m, ":n"), None).await;
+        let (_, body) = click(&fake, &members[2], msg, &team_control(&m, ":n"), None).await;
         assert_eq!(body["type"], json!(4));
         assert!(body["data"]["content"].as_str().unwrap().contains("facilitator"));
-        let (_, body) = click(&fake, &facilitator, msg, &control(&m, ":n"), None).await;
+        let (_, body) = click(&fake, &facilitator, msg, &team_control(&m, ":n"), None).await;
         assert_eq!(body["type"], json!(6));
         settle(&fake).await;
 
@@ -123,14 +70,14 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
         if round == 6 {
             // Finish early with six questions answered.
             let m = fake.message(msg).await.unwrap();
-            let (_, body) = click(&fake, &facilitator, msg, &control(&m, ":f"), None).await;
+            let (_, body) = click(&fake, &facilitator, msg, &team_control(&m, ":f"), None).await;
             assert_eq!(body["type"], json!(6));
             settle(&fake).await;
             break;
         }
     }
 
-    let session = bot.app.store().get(&sid).unwrap().unwrap();
+    let session = stored(&bot, &sid);
     assert_eq!(
         session.status,
         framework_advisor::domain::questionnaire::Status::Completed
@@ -181,7 +128,7 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
     }
 
     // Each member can see their own score, privately.
-    let (_, body) = click(&fake, &members[3], msg, &control(&done, ":me"), None).await;
+    let (_, body) = click(&fake, &members[3], msg, &team_control(&done, ":me"), None).await;
     assert_eq!(body["type"], json!(4));
     assert!(body["data"]["flags"].as_u64().unwrap() & EPHEMERAL != 0);
     assert!(body["data"]["embeds"][0]["title"]
@@ -189,7 +136,7 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
         .unwrap()
         .starts_with("Your votes alone"));
     // Someone who never voted is told so.
-    let (_, body) = click(&fake, &member(99), msg, &control(&done, ":me"), None).await;
+    let (_, body) = click(&fake, &member(MEMBERS, 99), msg, &team_control(&done, ":me"), None).await;
     assert!(body["data"]["content"].as_str().unwrap().contains("did not vote"));
 
     // Stats count team sessions apart.
@@ -206,7 +153,7 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
-    let facilitator = member(0);
+    let facilitator = member(MEMBERS, 0);
     let (iid, _) = command(&fake, &facilitator, "consult", team_start()).await;
     let msg = fake.latest_message_for(iid).await.unwrap().id;
     let first = fake.message(msg).await.unwrap();
@@ -218,7 +165,7 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
         let first = first.clone();
         async move {
             let (id, values) = answer_for(&first, n as usize).unwrap();
-            fake.send_component(&member(n), msg, &id, values).await
+            fake.send_component(&member(MEMBERS, n), msg, &id, values).await
         }
     });
     let ids = futures_join_all(sends).await;
@@ -226,7 +173,7 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
         let body = fake.wait_callback(id, WAIT).await.unwrap();
         assert_eq!(body["type"], json!(6), "{body}");
     }
-    let session = bot.app.store().get(&sid).unwrap().unwrap();
+    let session = stored(&bot, &sid);
     let question = session.current.clone().unwrap();
     assert_eq!(
         session.team.as_ref().unwrap().voters_on(&question),
@@ -244,9 +191,9 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
 
     // A vote on a question that is no longer current: refused, not counted.
     let (id, values) = answer_for(&first, 0).unwrap();
-    let (_, body) = click(&fake, &facilitator, msg, &control(&first, ":n"), None).await;
+    let (_, body) = click(&fake, &facilitator, msg, &team_control(&first, ":n"), None).await;
     assert_eq!(body["type"], json!(6));
-    let (_, body) = click(&fake, &member(31), msg, &id, values).await;
+    let (_, body) = click(&fake, &member(MEMBERS, 31), msg, &id, values).await;
     assert_eq!(body["type"], json!(6), "acknowledged; the message is re-rendered");
     settle(&fake).await;
     let told = fake
@@ -257,7 +204,7 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
         .expect("the voter is told privately");
     assert!(told.body["flags"].as_u64().unwrap() & EPHEMERAL != 0);
     assert!(told.body["content"].as_str().unwrap().contains("earlier"));
-    let session = bot.app.store().get(&sid).unwrap().unwrap();
+    let session = stored(&bot, &sid);
     assert_eq!(session.team.as_ref().unwrap().voters_on(&question), 30);
     let now_current = session.current.clone().unwrap();
     assert_eq!(session.team.as_ref().unwrap().voters_on(&now_current), 0);
@@ -265,9 +212,9 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
     // Cancel by someone else is refused; by the facilitator it closes the message.
     settle(&fake).await;
     let m = fake.message(msg).await.unwrap();
-    let (_, body) = click(&fake, &member(5), msg, &control(&m, ":x"), None).await;
+    let (_, body) = click(&fake, &member(MEMBERS, 5), msg, &team_control(&m, ":x"), None).await;
     assert_eq!(body["type"], json!(4));
-    let (_, body) = click(&fake, &facilitator, msg, &control(&m, ":x"), None).await;
+    let (_, body) = click(&fake, &facilitator, msg, &team_control(&m, ":x"), None).await;
     assert_eq!(body["type"], json!(6));
     settle(&fake).await;
     let closed = fake.message(msg).await.unwrap();

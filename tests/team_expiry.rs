@@ -7,15 +7,12 @@ use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use framework_advisor::app::{Clock, ManualClock};
 use support::bot::{answer_for, click, command, config_for, Bot, WAIT};
+use support::flows::team_start;
 use support::{FakeDiscord, FakeUser};
-
-fn team_start() -> Value {
-    json!([{ "type": 1, "name": "start", "options": [{ "type": 3, "name": "mode", "value": "team" }] }])
-}
 
 fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock(AtomicI64::new(chrono::Utc::now().timestamp())))

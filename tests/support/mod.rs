@@ -4,12 +4,16 @@
 //!   client connects to; it records what the bot sends and refuses surprises.
 //! - [`spec`]: validation of the bot's request bodies against Discord's OpenAPI spec
 //!   (`tests/fixtures/openapi.json`) and the documented limits the spec omits.
+//! - [`bot`]: the real bot run in-process against the fake, and clicking what it rendered.
+//! - [`flows`]: steps of a consultation shared by the end-to-end tests (team votes, the
+//!   session behind a message, waiting for REST traffic to settle).
 //!
 //! Each test binary compiles this module separately and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
 pub mod bot;
 pub mod fake_discord;
+pub mod flows;
 pub mod process;
 pub mod spec;
 
