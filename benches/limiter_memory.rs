@@ -13,9 +13,14 @@
 //! cargo bench --bench limiter_memory -- --mode interaction-client --n 100000
 //! ```
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
 use serenity::all::{CreateInteractionResponse, HttpBuilder, InteractionId};
+
+use support::process::rss_mib;
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -23,17 +28,6 @@ fn arg(name: &str) -> Option<String> {
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
         .cloned()
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn main() {
@@ -62,7 +56,7 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let start = Instant::now();
-        let mut curve = vec![(0, rss_mib())];
+        let mut curve = vec![(0, rss_mib(std::process::id()))];
         let mut failures = 0u64;
         for i in 0..n {
             let token = format!("interaction-token-{i:020}");
@@ -79,7 +73,7 @@ fn main() {
                 failures += 1;
             }
             if (i + 1) % (n / 4).max(1) == 0 {
-                curve.push((i + 1, rss_mib()));
+                curve.push((i + 1, rss_mib(std::process::id())));
             }
         }
         let buckets = match &http.ratelimiter {
