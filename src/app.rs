@@ -515,6 +515,9 @@ impl App {
                 TeamAction::Cancel => Command::Cancel,
             };
             s.apply_at(q, command, revision, now)?;
+            if let Some(team) = &mut s.team {
+                team.changes += 1;
+            }
             if s.message_ref.is_none() {
                 s.message_ref = message_ref.map(str::to_string);
             }
@@ -540,6 +543,18 @@ impl App {
             Some(Err(EngineError::NoVotes)) => Err(self.user_error(|t| &t.no_votes)),
             Some(Err(e)) => Err(AppError::Engine(e)),
         }
+    }
+
+    /// Records that the team message of session `id` is about to show the tally at version
+    /// `changes`. `false`: a newer version was already rendered there (by this or another
+    /// instance), so this render must not be sent; also `false` for an unknown session.
+    pub fn claim_team_render(&self, id: &str, changes: u64) -> Result<bool, AppError> {
+        let mut claimed = false;
+        let found = self.store.update(id, &mut |s| {
+            claimed = s.team.as_mut().is_some_and(|t| t.claim_render(changes));
+            Ok(())
+        })?;
+        Ok(found.is_some() && claimed)
     }
 
     /// The current state of a session, for re-rendering its message.

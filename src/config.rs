@@ -51,6 +51,10 @@ pub struct DiscordConfig {
     /// flush), acknowledge with a deferred response and deliver the result by
     /// editing it, so Discord never shows "This interaction failed" (its window is 3 s).
     pub defer_after_ms: u64,
+    /// The application's Ed25519 public key (hex, from the developer portal's
+    /// General Information page). Required by `serve`: interactions arriving
+    /// over HTTP are verified with it.
+    pub public_key: Option<String>,
 }
 
 impl Default for DiscordConfig {
@@ -61,6 +65,7 @@ impl Default for DiscordConfig {
             guild_id: None,
             api_base_url: None,
             defer_after_ms: 2000,
+            public_key: None,
         }
     }
 }
@@ -141,6 +146,30 @@ impl Default for LimitsConfig {
     }
 }
 
+/// `serve`: the HTTP interactions endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `host:port` serving `POST /interactions`.
+    pub listen: String,
+    /// A signed request whose `X-Signature-Timestamp` is further than this
+    /// from now (in the past or the future) is refused: a captured request
+    /// cannot be replayed later.
+    pub replay_window_secs: u64,
+    /// Larger request bodies are refused (413) before being read in full.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            replay_window_secs: 300,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -175,6 +204,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub http: HttpConfig,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -245,6 +275,27 @@ impl Config {
                 });
             }
         }
+        if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Key {
+                key: "http.listen",
+                problem: format!("{:?} is not host:port (e.g. 0.0.0.0:8080)", self.http.listen),
+            });
+        }
+        if self.http.replay_window_secs == 0 {
+            return Err(ConfigError::Key {
+                key: "http.replay_window_secs",
+                problem: "must be at least 1".into(),
+            });
+        }
+        if self.http.max_body_bytes < 1024 {
+            return Err(ConfigError::Key {
+                key: "http.max_body_bytes",
+                problem: "must be at least 1024 (an interaction is a few KiB)".into(),
+            });
+        }
+        if let Some(key) = &self.discord.public_key {
+            parse_public_key(key)?;
+        }
         if let Some(url) = &self.discord.api_base_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
                 && !url.ends_with('/')
@@ -270,6 +321,19 @@ impl Config {
         Ok(&self.discord.token)
     }
 
+    /// The public key `serve` verifies requests with, or a key error saying where to find it.
+    pub fn require_public_key(&self) -> Result<[u8; 32], ConfigError> {
+        match &self.discord.public_key {
+            Some(key) => parse_public_key(key),
+            None => Err(ConfigError::Key {
+                key: "discord.public_key",
+                problem: "is not set; `serve` needs it (the developer portal's General Information page, \
+                          or FA_DISCORD__PUBLIC_KEY)"
+                    .into(),
+            }),
+        }
+    }
+
     pub fn session_ttl_secs(&self) -> i64 {
         i64::try_from(self.storage.session_ttl_hours.saturating_mul(3600)).unwrap_or(i64::MAX)
     }
@@ -277,6 +341,23 @@ impl Config {
     pub fn team_ttl_secs(&self) -> i64 {
         i64::try_from(self.team.session_ttl_hours.saturating_mul(3600)).unwrap_or(i64::MAX)
     }
+}
+
+/// 64 hex digits -> the 32 key bytes.
+fn parse_public_key(key: &str) -> Result<[u8; 32], ConfigError> {
+    let bad = || ConfigError::Key {
+        key: "discord.public_key",
+        problem: "must be 64 hex digits (the portal's \"Public Key\")".into(),
+    };
+    let key = key.trim();
+    if key.len() != 64 || !key.is_ascii() {
+        return Err(bad());
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&key[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -326,6 +407,19 @@ mod tests {
             assert!(e.contains("discord.api_base_url"), "{e}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn public_key_is_required_by_serve_and_must_be_hex() {
+        let mut c = Config::default();
+        let e = c.require_public_key().unwrap_err().to_string();
+        assert!(e.contains("discord.public_key") && !e.contains('\n'), "{e}");
+        c.discord.public_key = Some("zz".repeat(32));
+        assert!(c.validate().unwrap_err().to_string().contains("discord.public_key"));
+        c.discord.public_key = Some("0a".repeat(32));
+        assert_eq!(c.require_public_key().unwrap(), [0x0a; 32]);
+        c.http.listen = "nope".into();
+        assert!(c.validate().unwrap_err().to_string().contains("http.listen"));
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! - [`app`]: use cases (ask, compare, consult...) returning transport-neutral values.
 //! - [`config`]: typed configuration: defaults < TOML file < environment.
 //! - [`cli`]: the terminal mode (`chat`, team simulation) and its text renderer.
-//! - [`discord`]: the serenity adapter: commands, custom_id codec, dispatch, render, handler.
+//! - [`interactions`]: the transport-neutral interaction pipeline (rate limit, dispatch,
+//!   deferral, delivery, team message refresh) under both transports.
+//! - [`discord`]: the serenity adapter: commands, custom_id codec, dispatch, render, and the two
+//!   transports: `gateway` (`run`) and `http` (`serve`).
 //! - [`error`]: user-facing vs internal errors.
 //! - [`ops`]: metrics, health and per-user rate limiting.
 //!
@@ -23,5 +26,6 @@ pub mod config;
 pub mod discord;
 pub mod domain;
 pub mod error;
+pub mod interactions;
 pub mod ops;
 pub mod storage;

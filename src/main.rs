@@ -58,6 +58,13 @@ enum Command {
         #[arg(long)]
         register: bool,
     },
+    /// Serve interactions over HTTP (`POST /interactions` on `[http] listen`)
+    /// until SIGINT/SIGTERM; needs `[discord] public_key`.
+    Serve {
+        /// Re-register the slash commands even if unchanged.
+        #[arg(long)]
+        register: bool,
+    },
     /// Register the slash commands now (over REST; no gateway connection).
     Register,
     /// Check a running instance's /healthz (exit 0 when ready); for container health checks.
@@ -152,6 +159,39 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
+/// Runs `bot` (a transport) with the `/metrics` and `/healthz` listener
+/// beside it when `[metrics] listen` is set; stops the listener after the bot.
+async fn with_metrics<'a, F, Fut>(config: &'a Config, app: Arc<App>, bot: F) -> anyhow::Result<()>
+where
+    F: FnOnce(&'a Config, Arc<App>, Arc<framework_advisor::ops::Health>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), framework_advisor::discord::DiscordError>>,
+{
+    let health = Arc::new(framework_advisor::ops::Health::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(listen) = &config.metrics.listen {
+        let handle = framework_advisor::ops::install_metrics();
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("metrics.listen: cannot listen on {listen}"))?;
+        tracing::info!(%listen, "serving /metrics and /healthz");
+        let mut rx = stop_rx.clone();
+        let shutdown = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        tokio::spawn(framework_advisor::ops::serve(
+            listener,
+            handle,
+            health.clone(),
+            app.clone(),
+            shutdown,
+        ));
+    }
+    let result = bot(config, app, health).await;
+    let _ = stop_tx.send(true);
+    result?;
+    Ok(())
+}
+
 fn real_main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match &cli.command {
@@ -183,39 +223,28 @@ fn real_main() -> anyhow::Result<ExitCode> {
         }
         Command::Run { register } => {
             let (config, app) = bot_app(&cli)?;
-            let rt = runtime()?;
-            rt.block_on(async {
-                let health = Arc::new(framework_advisor::ops::Health::default());
-                // Stops the metrics listener after the bot has shut down.
-                let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-                if let Some(listen) = &config.metrics.listen {
-                    let handle = framework_advisor::ops::install_metrics();
-                    let listener = tokio::net::TcpListener::bind(listen)
-                        .await
-                        .with_context(|| format!("metrics.listen: cannot listen on {listen}"))?;
-                    tracing::info!(%listen, "serving /metrics and /healthz");
-                    let mut rx = stop_rx.clone();
-                    let shutdown = async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    };
-                    tokio::spawn(framework_advisor::ops::serve(
-                        listener,
-                        handle,
-                        health.clone(),
-                        app.clone(),
-                        shutdown,
-                    ));
-                }
+            runtime()?.block_on(with_metrics(&config, app, |config, app, health| async move {
                 let options = framework_advisor::discord::RunOptions {
                     force_sync: *register,
                     ready: None,
                     health: Some(health),
                 };
-                let result = framework_advisor::discord::run(&config, app, shutdown_signal(), options).await;
-                let _ = stop_tx.send(true);
-                result?;
-                anyhow::Ok(())
-            })?;
+                framework_advisor::discord::run(config, app, shutdown_signal(), options).await
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { register } => {
+            let (config, app) = bot_app(&cli)?;
+            // Before anything starts: a missing key is a one-line error naming it.
+            config.require_public_key()?;
+            runtime()?.block_on(with_metrics(&config, app, |config, app, health| async move {
+                let options = framework_advisor::discord::http::ServeOptions {
+                    force_sync: *register,
+                    ready: None,
+                    health: Some(health),
+                };
+                framework_advisor::discord::http::serve(config, app, shutdown_signal(), options).await
+            }))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Health { addr } => {

@@ -5,12 +5,14 @@
 //! - [`custom_id`]: the typed, versioned component id codec.
 //! - [`dispatch`]: interaction -> response value (shared by every transport).
 //! - [`render`]: replies and consultations -> embeds and components.
-//! - [`handler`]: the gateway event handler.
+//! - [`gateway`]: `run`, the gateway adapter over [`crate::interactions`].
+//! - [`http`]: `serve`, the HTTP interactions endpoint over [`crate::interactions`].
 
 pub mod commands;
 pub mod custom_id;
 pub mod dispatch;
-pub mod handler;
+pub mod gateway;
+pub mod http;
 pub mod render;
 
 use std::future::Future;
@@ -23,7 +25,8 @@ use tokio::sync::Semaphore;
 
 use crate::app::App;
 use crate::config::Config;
-use handler::{Handler, SyncPolicy, MAX_IN_FLIGHT};
+use crate::interactions::{Pipeline, TeamRefresher, MAX_IN_FLIGHT};
+use gateway::{Handler, SyncPolicy};
 
 #[derive(Debug, Error)]
 pub enum DiscordError {
@@ -35,6 +38,8 @@ pub enum DiscordError {
     Store(#[from] crate::storage::StoreError),
     #[error("the application id is unknown: set [discord] application_id")]
     NoApplicationId,
+    #[error("http.listen: cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
 }
 
 /// How often expired sessions are swept while running.
@@ -61,45 +66,28 @@ pub async fn run(
     options: RunOptions,
 ) -> Result<(), DiscordError> {
     let token = config.require_token()?;
-    let http = handler::http_client(
+    let http = gateway::http_client(
         token.expose(),
         config.discord.api_base_url.as_deref(),
         config.discord.application_id,
     );
-    // Interaction responses: never through serenity's limiter (see Handler).
-    let interaction_http = Arc::new({
-        let mut builder = serenity::all::HttpBuilder::new(token.expose()).ratelimiter_disabled(true);
-        if let Some(base) = config.discord.api_base_url.as_deref() {
-            builder = builder.proxy(base);
-        }
-        if let Some(id) = config.discord.application_id {
-            builder = builder.application_id(id.into());
-        }
-        builder.build()
-    });
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
     let sync_done = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
     let health = options.health.unwrap_or_default();
     health.set_store(true);
-    let limiter = Arc::new(crate::ops::UserLimiter::new(
-        config.limits.per_user_per_minute,
-        config.limits.per_user_burst,
-    ));
+    let pipeline = Arc::new(pipeline(config, app.clone(), token.expose()));
+    let in_flight = pipeline.in_flight.clone();
+    let limiter = pipeline.limiter.clone();
     let handler = Handler {
         app: app.clone(),
-        refresher: Arc::new(handler::TeamRefresher::default()),
+        pipeline,
         sync: SyncPolicy {
             guild_id: config.discord.guild_id,
             force: options.force_sync,
         },
-        in_flight: in_flight.clone(),
         seen_ready: Default::default(),
         sync_done,
         synced: Default::default(),
         health: health.clone(),
-        limiter: limiter.clone(),
-        defer_after: Duration::from_millis(config.discord.defer_after_ms),
-        interaction_http,
     };
     let mut client = ClientBuilder::new_with_http(http, GatewayIntents::empty())
         .event_handler(handler)
@@ -110,44 +98,79 @@ pub async fn run(
         tracing::info!("shutting down: closing the gateway");
         shards.shutdown_all().await;
     });
-    let sweeper = {
-        let app = app.clone();
-        let limiter = limiter.clone();
-        let http = client.http.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_EVERY);
-            loop {
-                tick.tick().await;
-                let swept = {
-                    let app = app.clone();
-                    tokio::task::spawn_blocking(move || app.sweep()).await
-                };
-                limiter.housekeeping();
-                match swept {
-                    Ok(Ok(expired)) => {
-                        if !expired.is_empty() {
-                            tracing::info!(swept = expired.len(), "expired sessions removed");
-                        }
-                        close_expired_team_messages(&http, &app, &expired).await;
-                    }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
-                    Err(e) => tracing::warn!(error = %e, "sweep task failed"),
-                }
-            }
-        })
-    };
+    let sweeper = spawn_sweeper(app.clone(), limiter, client.http.clone());
     let result = client.start().await;
     sweeper.abort();
-    // Finish what is in flight: every permit back means every handler ended.
+    drain(&in_flight).await;
+    health.set_gateway(false);
+    app.store().flush()?;
+    tracing::info!("store flushed; bye");
+    result.map_err(DiscordError::from)
+}
+
+/// The interaction pipeline as configured: per-user limits, the deferral
+/// timer, and the limiter-free REST client for interaction tokens.
+pub(crate) fn pipeline(config: &Config, app: Arc<App>, token: &str) -> Pipeline {
+    // Interaction responses: never through serenity's limiter (see Pipeline::http).
+    let interaction_http = Arc::new({
+        let mut builder = serenity::all::HttpBuilder::new(token).ratelimiter_disabled(true);
+        if let Some(base) = config.discord.api_base_url.as_deref() {
+            builder = builder.proxy(base);
+        }
+        if let Some(id) = config.discord.application_id {
+            builder = builder.application_id(id.into());
+        }
+        builder.build()
+    });
+    Pipeline {
+        app,
+        refresher: TeamRefresher::default(),
+        limiter: Arc::new(crate::ops::UserLimiter::new(
+            config.limits.per_user_per_minute,
+            config.limits.per_user_burst,
+        )),
+        defer_after: Duration::from_millis(config.discord.defer_after_ms),
+        http: interaction_http,
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize)),
+    }
+}
+
+/// The hourly expiry sweep (and limiter housekeeping), until aborted.
+pub(crate) fn spawn_sweeper(
+    app: Arc<App>,
+    limiter: Arc<crate::ops::UserLimiter>,
+    http: Arc<serenity::all::Http>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tick.tick().await;
+            let swept = {
+                let app = app.clone();
+                tokio::task::spawn_blocking(move || app.sweep()).await
+            };
+            limiter.housekeeping();
+            match swept {
+                Ok(Ok(expired)) => {
+                    if !expired.is_empty() {
+                        tracing::info!(swept = expired.len(), "expired sessions removed");
+                    }
+                    close_expired_team_messages(&http, &app, &expired).await;
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired sessions failed"),
+                Err(e) => tracing::warn!(error = %e, "sweep task failed"),
+            }
+        }
+    })
+}
+
+/// Waits for in-flight interactions (every permit back means every handler ended).
+pub(crate) async fn drain(in_flight: &Semaphore) {
     match tokio::time::timeout(DRAIN_TIMEOUT, in_flight.acquire_many(MAX_IN_FLIGHT)).await {
         Ok(_) => tracing::info!("in-flight interactions finished"),
         Err(_) => tracing::warn!("gave up waiting for in-flight interactions"),
     }
     in_flight.close();
-    health.set_gateway(false);
-    app.store().flush()?;
-    tracing::info!("store flushed; bye");
-    result.map_err(DiscordError::from)
 }
 
 /// Edits the public messages of expired team sessions to say so (their
@@ -181,7 +204,7 @@ async fn close_expired_team_messages(
 /// `framework-advisor register`: (re)registers the commands over REST only.
 pub async fn register(config: &Config, app: &App) -> Result<(), DiscordError> {
     let token = config.require_token()?;
-    let http = handler::http_client(
+    let http = gateway::http_client(
         token.expose(),
         config.discord.api_base_url.as_deref(),
         config.discord.application_id,
@@ -194,6 +217,6 @@ pub async fn register(config: &Config, app: &App) -> Result<(), DiscordError> {
         guild_id: config.discord.guild_id,
         force: true,
     };
-    handler::sync_commands(&http, app, app.store().as_ref(), &policy).await?;
+    gateway::sync_commands(&http, app, app.store().as_ref(), &policy).await?;
     Ok(())
 }

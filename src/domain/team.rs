@@ -26,6 +26,13 @@ pub struct TeamState {
     pub names: BTreeMap<String, String>,
     /// Advance by itself once this many members voted on the current question (0: off).
     pub quorum: u32,
+    /// Bumped by every committed change (vote, next, back...): the version of the tally.
+    #[serde(default)]
+    pub changes: u64,
+    /// The `changes` value of the newest render sent to the team message. Several instances
+    /// refresh one message: an instance holding an older render must not send it over a newer one.
+    #[serde(default)]
+    pub rendered: u64,
 }
 
 impl TeamState {
@@ -37,6 +44,16 @@ impl TeamState {
             .insert(voter.to_string(), options);
         let name: String = name.chars().take(MAX_NAME_CHARS).collect();
         self.names.insert(voter.to_string(), name);
+    }
+
+    /// Claims the right to show the tally at version `changes` on the team message: refused
+    /// when a newer version was already rendered (by any instance).
+    pub fn claim_render(&mut self, changes: u64) -> bool {
+        if self.rendered > changes {
+            return false;
+        }
+        self.rendered = changes;
+        true
     }
 
     pub fn voters_on(&self, question: &str) -> usize {
@@ -310,5 +327,18 @@ mod tests {
         assert_eq!(pushes_toward(&q, "kind", "api"), Some("flask"));
         assert_eq!(pushes_toward(&q, "realtime", "none"), None);
         assert_eq!(pushes_toward(&q, "kind", "nope"), None);
+    }
+
+    #[test]
+    fn an_older_render_never_claims_over_a_newer_one() {
+        let mut t = TeamState::default();
+        assert!(t.claim_render(3));
+        assert!(!t.claim_render(2), "version 2 is older than the rendered 3");
+        assert!(
+            t.claim_render(3),
+            "the same version may be sent again (repairs a late older edit)"
+        );
+        assert!(t.claim_render(7));
+        assert_eq!(t.rendered, 7);
     }
 }

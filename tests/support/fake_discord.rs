@@ -191,6 +191,18 @@ struct FakeState {
     command_ids: HashMap<(Option<u64>, String), u64>,
     faults: Vec<Fault>,
     gateway: GatewayState,
+    /// Set by [`FakeDiscord::send_over_http`]: interactions go to these HTTP endpoints (bot
+    /// instances), in turn.
+    http: Vec<super::http_sender::HttpSender>,
+    /// How many interactions were POSTed (picks the next instance).
+    http_sent: usize,
+    /// Interactions POSTed to the bot whose HTTP response is not processed yet.
+    awaiting_http: std::collections::HashSet<u64>,
+    /// The body of every interaction POSTed to the bot, in order.
+    http_payloads: Vec<Vec<u8>>,
+    /// Set by [`FakeDiscord::set_validation`]`(false)`: benches measure the bot, not the fake's
+    /// schema checks (callback bodies and stored messages are then taken as they come).
+    unvalidated: bool,
 }
 
 #[derive(Default)]
@@ -637,8 +649,22 @@ impl FakeDiscord {
     async fn send_interaction(&self, id: u64, payload: Value) {
         // serenity drops INTERACTION_CREATE events it cannot parse without a trace; parse it
         // here with serenity's own model so such a payload fails loudly instead.
-        if let Err(e) = serde_json::from_value::<serenity::model::application::Interaction>(payload.clone()) {
+        let validate = !self.state().unvalidated;
+        if let Err(e) = validate
+            .then(|| serde_json::from_value::<serenity::model::application::Interaction>(payload.clone()).map(drop))
+            .unwrap_or(Ok(()))
+        {
             panic!("INTERACTION_CREATE {id} would be dropped by serenity: {e}\n{payload:#}");
+        }
+        let http = {
+            let mut st = self.state();
+            let n = st.http_sent;
+            st.http_sent += 1;
+            (!st.http.is_empty()).then(|| st.http[n % st.http.len()].clone())
+        };
+        if let Some(sender) = http {
+            self.post_interaction(&sender, id, &payload).await;
+            return;
         }
         self.dispatch("INTERACTION_CREATE", payload).await;
         // Discord's 3-second window starts when the event is sent, not when it was built
@@ -646,6 +672,82 @@ impl FakeDiscord {
         if let Some(rec) = self.state().interactions.get_mut(&id) {
             rec.sent_at = Instant::now();
         }
+    }
+
+    // -------------------------------------------------------------- HTTP interactions
+
+    /// From now on, interactions are POSTed (signed with the test key) to the bot's HTTP
+    /// endpoint instead of being dispatched on the gateway; the HTTP response is the callback.
+    pub fn send_over_http(&self, sender: super::http_sender::HttpSender) {
+        self.state().http = vec![sender];
+    }
+
+    /// Like [`Self::send_over_http`] for several bot instances: each interaction goes to the
+    /// next one in turn (as a load balancer would spread them).
+    pub fn send_over_http_to_each(&self, senders: Vec<super::http_sender::HttpSender>) {
+        self.state().http = senders;
+    }
+
+    /// `false`: stop validating what the bot sends against Discord's spec (benches turn it off
+    /// inside their timed loop only, so they measure the bot rather than the validator).
+    pub fn set_validation(&self, on: bool) {
+        self.state().unvalidated = !on;
+    }
+
+    /// Every interaction body POSTed to the bot so far, in order.
+    pub async fn http_payloads(&self) -> Vec<Vec<u8>> {
+        self.state().http_payloads.clone()
+    }
+
+    /// POSTs one interaction and processes the HTTP response as Discord processes a callback:
+    /// the same checks, the same effect on messages, recorded as a callback request.
+    async fn post_interaction(&self, sender: &super::http_sender::HttpSender, id: u64, payload: &Value) {
+        let body = serde_json::to_vec(payload).expect("a JSON payload");
+        let token = {
+            let mut st = self.state();
+            st.awaiting_http.insert(id);
+            st.http_payloads.push(body.clone());
+            let rec = st.interactions.get_mut(&id).expect("a new interaction");
+            // Discord's 3-second window starts now.
+            rec.sent_at = Instant::now();
+            rec.token.clone()
+        };
+        let answer = sender.post_signed(&body).await;
+        {
+            let mut st = self.state();
+            st.awaiting_http.remove(&id);
+            let json_body: Value = serde_json::from_slice(&answer.body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()));
+            let is_json = answer
+                .content_type
+                .as_deref()
+                .is_some_and(|c| c.starts_with("application/json"));
+            if answer.status == 200 && is_json {
+                let mut rec = Recorded {
+                    method: "POST".into(),
+                    path: format!("/api/v10/interactions/{id}/{token}/callback"),
+                    query: None,
+                    headers: BTreeMap::from([("content-type".to_string(), "application/json".to_string())]),
+                    body: json_body,
+                    status: 0,
+                    at: Instant::now(),
+                };
+                let reply = st.callback(id, &token, &rec);
+                rec.status = reply.status;
+                st.requests.push(rec);
+            } else {
+                st.violation(format!(
+                    "HTTP interaction {id}: the bot answered {} ({:?}) {}",
+                    answer.status,
+                    answer.content_type,
+                    shorten(&json_body.to_string())
+                ));
+                if let Some(i) = st.interactions.get_mut(&id) {
+                    i.attempts.push((answer.status, json_body));
+                }
+            }
+        }
+        self.inner.changed.notify_waiters();
     }
 
     /// The JSON body of the callback the bot POSTed (and the fake accepted) for the interaction.
@@ -808,6 +910,28 @@ impl Inner {
     fn gateway_url(&self) -> String {
         format!("ws://{}/gateway", self.addr)
     }
+
+    /// Waits (up to Discord's response window) while the interaction of webhook `token` is
+    /// still awaiting its HTTP response: Discord takes that response as the callback, and the
+    /// token's webhook routes work only after it.
+    async fn wait_http_answered(&self, token: &str) {
+        let deadline = tokio::time::Instant::now() + RESPONSE_WINDOW;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let st = self.lock();
+                let awaiting = st.tokens.get(token).is_some_and(|id| st.awaiting_http.contains(id));
+                if !awaiting {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 impl FakeState {
@@ -928,6 +1052,8 @@ impl FakeState {
                 i.sent_at.elapsed()
             ));
             Reply::error(404, 10062, "Unknown interaction")
+        } else if self.unvalidated {
+            self.apply_callback(id, &what, body)
         } else {
             let rejected = spec::callback_discord_errors(body);
             for p in spec::callback_policy_errors(body) {
@@ -1253,6 +1379,9 @@ impl FakeState {
     /// A component interaction carries the stored message; if serenity could not parse it, the
     /// click would be dropped. Record that now, where the cause is visible.
     fn check_stored(&mut self, msg_id: u64) {
+        if self.unvalidated {
+            return;
+        }
         let msg = self.messages[&msg_id].clone();
         if let Err(e) = serde_json::from_value::<serenity::model::channel::Message>(msg.clone()) {
             self.violation(format!(
@@ -1343,6 +1472,9 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
         at: Instant::now(),
     };
     let route = parse_route(&rec.path);
+    if let Route::Followup { token, .. } | Route::WebhookMessage { token, .. } = &route {
+        inner.wait_http_answered(token).await;
+    }
     let reply = {
         let mut st = inner.lock();
         let fault = if matches!(route, Route::Gateway | Route::GatewayBot) {

@@ -8,13 +8,18 @@
 //! - [`flows`]: steps of a consultation shared by the end-to-end tests (team votes, the
 //!   session behind a message, waiting for REST traffic to settle).
 //!
+//! - [`http_sender`]: the fake as Discord's HTTP interactions sender (signs with a test key).
+//! - [`serve`]: the real bot in `serve` mode (HTTP interactions), in-process or as processes.
+//!
 //! Each test binary compiles this module separately and uses only part of it.
 #![allow(dead_code, unused_imports)]
 
 pub mod bot;
 pub mod fake_discord;
 pub mod flows;
+pub mod http_sender;
 pub mod process;
+pub mod serve;
 pub mod spec;
 
 pub use fake_discord::{FakeDiscord, FakeMessage, FakeUser, Recorded};
