@@ -14,6 +14,8 @@
 //! - [`discord`]: the serenity adapter: commands, custom_id codec, dispatch, render, handler.
 //! - [`error`]: user-facing vs internal errors.
 //! - [`ops`]: metrics, health and per-user rate limiting.
+//! - [`present`]: view models (what is shown) shared by the Discord and terminal
+//!   renderers, the PNG chart and the Markdown decision record.
 //!
 //! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
 
@@ -24,4 +26,5 @@ pub mod discord;
 pub mod domain;
 pub mod error;
 pub mod ops;
+pub mod present;
 pub mod storage;

@@ -67,14 +67,21 @@ impl TeamRefresher {
             return; // an edit that started after our commit already went out
         }
         let token = slot.token.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Rendering draws the result chart at the end: off the async workers.
         let view = {
             let app = app.clone();
             let session = session.to_string();
-            tokio::task::spawn_blocking(move || app.current_view(&session)).await
+            tokio::task::spawn_blocking(move || {
+                app.current_view(&session).map(|view| {
+                    let finished = view.session.status != Status::Active;
+                    (render::team(app.content(), &view), finished)
+                })
+            })
+            .await
         };
         let content = app.content();
         let (rendered, finished) = match view {
-            Ok(Ok(view)) => (render::team(content, &view), view.session.status != Status::Active),
+            Ok(Ok(rendered)) => rendered,
             Ok(Err(AppError::Expired)) => (render::team_ended(content, &content.knowledge.texts().expired), true),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, session, "reading a team session for its message failed");
@@ -228,22 +235,25 @@ impl Handler {
         response: serenity::all::CreateInteractionResponse,
         deferred: bool,
         is_component: bool,
+        files: Vec<serenity::all::CreateAttachment>,
     ) -> serenity::Result<()> {
         use serenity::all::CreateInteractionResponse as R;
         if !deferred {
             return response.execute(http, (id, token)).await;
         }
         match response {
+            // The body lists the new files (`attachments`); their bytes go
+            // alongside, as Discord expects of a multipart message.
             R::UpdateMessage(msg) => {
-                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), vec![])
+                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), files)
                     .await?;
             }
             R::Message(msg) if is_component => {
-                http.create_followup_message(token, &body_with(&msg, FOLLOWUP_KEYS), vec![])
+                http.create_followup_message(token, &body_with(&msg, FOLLOWUP_KEYS), files)
                     .await?;
             }
             R::Message(msg) => {
-                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), vec![])
+                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), files)
                     .await?;
             }
             // Already acknowledged: nothing more to send.
@@ -366,6 +376,7 @@ impl EventHandler for Handler {
                     )),
                     outcome: Outcome::InternalError,
                     after: None,
+                    files: Vec::new(),
                 }
             }
         };
@@ -374,7 +385,15 @@ impl EventHandler for Handler {
             metrics::counter!(ops::names::STORE_ERRORS).increment(1);
         }
         let delivered = self
-            .deliver(http, id, &token, handled.response, deferred, is_component)
+            .deliver(
+                http,
+                id,
+                &token,
+                handled.response,
+                deferred,
+                is_component,
+                handled.files,
+            )
             .await;
         let elapsed = started.elapsed();
         let ms = elapsed.as_secs_f64() * 1000.0;
