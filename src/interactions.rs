@@ -44,6 +44,13 @@ const MAX_REFRESH_ROUNDS: usize = 8;
 /// once per interaction.
 pub trait Responder: Send {
     fn respond(self, response: CreateInteractionResponse) -> impl Future<Output = serenity::Result<()>> + Send;
+
+    /// Whether the first answer can carry files (a multipart body). The
+    /// HTTP endpoint's answer is JSON only, so a result with a chart is
+    /// acknowledged there and delivered with its files over REST.
+    fn carries_files(&self) -> bool {
+        true
+    }
 }
 
 /// The gateway's way: `POST /interactions/{id}/{token}/callback`.
@@ -334,6 +341,7 @@ impl Pipeline {
                     )),
                     outcome: Outcome::InternalError,
                     after: None,
+                    files: Vec::new(),
                 }
             }
         };
@@ -342,8 +350,25 @@ impl Pipeline {
             metrics::counter!(ops::names::STORE_ERRORS).increment(1);
         }
         let delivered = match responder {
+            Some(first) if !handled.files.is_empty() && !first.carries_files() => {
+                let ack = if is_component {
+                    CreateInteractionResponse::Acknowledge
+                } else {
+                    CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(ephemeral_defer))
+                };
+                match first.respond(ack).await {
+                    Ok(()) => {
+                        self.deliver_late(&token, handled.response, is_component, handled.files)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             Some(first) => first.respond(handled.response).await,
-            None if deferred => self.deliver_late(&token, handled.response, is_component).await,
+            None if deferred => {
+                self.deliver_late(&token, handled.response, is_component, handled.files)
+                    .await
+            }
             // The deferral failed: the token is unusable, nothing more can be sent.
             None => Err(serenity::Error::Other("the interaction could not be deferred")),
         };
@@ -387,19 +412,22 @@ impl Pipeline {
         token: &str,
         response: CreateInteractionResponse,
         is_component: bool,
+        files: Vec<serenity::all::CreateAttachment>,
     ) -> serenity::Result<()> {
         let http = self.http.as_ref();
+        // The body lists the new files (`attachments`); their bytes go
+        // alongside, as Discord expects of a multipart message.
         match response {
             CreateInteractionResponse::UpdateMessage(msg) => {
-                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), vec![])
+                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), files)
                     .await?;
             }
             CreateInteractionResponse::Message(msg) if is_component => {
-                http.create_followup_message(token, &body_with(&msg, FOLLOWUP_KEYS), vec![])
+                http.create_followup_message(token, &body_with(&msg, FOLLOWUP_KEYS), files)
                     .await?;
             }
             CreateInteractionResponse::Message(msg) => {
-                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), vec![])
+                http.edit_original_interaction_response(token, &body_with(&msg, EDIT_KEYS), files)
                     .await?;
             }
             // Already acknowledged: nothing more to send.

@@ -17,6 +17,8 @@
 //!   transports: `gateway` (`run`) and `http` (`serve`).
 //! - [`error`]: user-facing vs internal errors.
 //! - [`ops`]: metrics, health and per-user rate limiting.
+//! - [`present`]: view models (what is shown) shared by the Discord and terminal
+//!   renderers, the PNG chart and the Markdown decision record.
 //!
 //! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
 
@@ -28,4 +30,5 @@ pub mod domain;
 pub mod error;
 pub mod interactions;
 pub mod ops;
+pub mod present;
 pub mod storage;

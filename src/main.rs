@@ -14,6 +14,7 @@ use framework_advisor::cli::chat::Chat;
 use framework_advisor::cli::team::Roster;
 use framework_advisor::config::{Config, LogFormat};
 use framework_advisor::domain::content::Content;
+use framework_advisor::domain::labels::fill;
 use framework_advisor::storage::{SessionStore, SledStore};
 
 #[derive(Parser, Debug)]
@@ -45,8 +46,14 @@ enum Command {
         user: Option<String>,
         /// Simulate a team consultation: comma-separated voter names (2 to
         /// 25), the first is the facilitator. Resumes their active one.
-        #[arg(long, value_name = "NAMES", conflicts_with_all = ["consult", "user"])]
+        #[arg(long, value_name = "NAMES", conflicts_with = "user")]
         team: Option<String>,
+        /// Write the chart of the consultation finished in this run (PNG).
+        #[arg(long, value_name = "FILE.png")]
+        chart: Option<PathBuf>,
+        /// Write the decision record of the consultation finished in this run (Markdown).
+        #[arg(long, value_name = "FILE.md")]
+        record: Option<PathBuf>,
     },
     /// Validate the configuration and the content in `responses/`.
     Check,
@@ -211,14 +218,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stats => {
-            // Only the store: stats need no content.
-            let mut config = Config::load(&cli.config)?;
-            if let Some(d) = &cli.data {
-                config.storage.path = d.clone();
-            }
+            // The store, and the content for the labels.
+            let (config, content) = load(&cli)?;
             init_logging(&config, "warn");
             let store = open_store(&config)?;
-            println!("{}", framework_advisor::cli::text::stats(&store.stats()?));
+            println!("{}", framework_advisor::cli::text::stats(&content, &store.stats()?));
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { register } => {
@@ -270,7 +274,13 @@ fn real_main() -> anyhow::Result<ExitCode> {
             println!("ok: slash commands registered");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Chat { consult, user, team } => {
+        Command::Chat {
+            consult,
+            user,
+            team,
+            chart,
+            record,
+        } => {
             // A bad roster is a usage error: one line, exit 2 (like clap's).
             let roster = match team.as_deref().map(Roster::parse).transpose() {
                 Ok(r) => r,
@@ -302,8 +312,32 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 chat.run(&mut input).context("terminal I/O")?;
             }
+            let finished = chat.finished.take();
+            drop(chat);
+            let mut code = ExitCode::SUCCESS;
+            if chart.is_some() || record.is_some() {
+                let labels = app.content().knowledge.labels();
+                match &finished {
+                    Some(view) => {
+                        framework_advisor::cli::files::write(app.content(), view, chart.as_deref(), record.as_deref())?;
+                        let shown =
+                            |p: &Option<PathBuf>| p.as_ref().map_or("-".to_string(), |p| p.display().to_string());
+                        println!(
+                            "{}",
+                            fill(
+                                &labels.files_written,
+                                &[("chart", &shown(chart)), ("record", &shown(record))]
+                            )
+                        );
+                    }
+                    None => {
+                        println!("{}", labels.files_not_written);
+                        code = ExitCode::FAILURE;
+                    }
+                }
+            }
             store.close()?;
-            Ok(ExitCode::SUCCESS)
+            Ok(code)
         }
     }
 }

@@ -855,8 +855,8 @@ fn team_bad_names_are_a_one_line_error() {
         );
         assert!(run.stdout.is_empty(), "{run:?}");
     }
-    // Not together with the private consultation or another user.
-    for extra in ["--consult", "--user=dave"] {
+    // Not together with another user (`--consult` is allowed: `chat --consult --team`).
+    for extra in ["--user=dave"] {
         let run = env.run(&["chat", "--team", TEAM, extra], "1\n");
         assert_eq!(run.code, Some(2), "{extra}: {run:?}");
         assert!(run.stderr.contains("cannot be used with"), "{run:?}");
@@ -864,4 +864,80 @@ fn team_bad_names_are_a_one_line_error() {
     // Nothing was started.
     let stats = env.run(&["stats"], "");
     assert!(stats.stdout.contains("Team consultations: 0 started"), "{stats:?}");
+}
+
+// `chat --consult [--team NAMES] --chart FILE.png --record FILE.md`: the
+// finished consultation's picture and decision record.
+
+/// Decodes a PNG: (width, height).
+fn png_size(path: &Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).expect("the chart was written");
+    let reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("the chart is a PNG");
+    (reader.info().width, reader.info().height)
+}
+
+/// The decision record, checked for the MADR headings and the absence of `@`.
+fn read_record(path: &Path) -> String {
+    let md = std::fs::read_to_string(path).expect("the record was written");
+    assert!(md.starts_with("# "), "{md}");
+    for heading in ["## Context", "## Decision", "## Consequences"] {
+        assert!(md.contains(heading), "{heading} in\n{md}");
+    }
+    assert!(!md.contains('@'), "nothing that could ping:\n{md}");
+    md
+}
+
+#[test]
+fn chart_and_record_of_a_private_consultation() {
+    let env = Env::new();
+    let (chart, record) = (env.dir.path().join("result.png"), env.dir.path().join("result.md"));
+    let p = path(DJANGO);
+    let mut args = vec!["chat", "--consult", "--user", "alice"];
+    let (c, r) = (chart.display().to_string(), record.display().to_string());
+    args.extend(["--chart", &c, "--record", &r]);
+    let run = env.run(&args, &input(&lines(&p)));
+    run.assert_ok();
+    let (w, h) = png_size(&chart);
+    assert!(w >= 600 && h >= 150 + 30 * (DJANGO.len() as u32 - 1), "{w}x{h}");
+    let md = read_record(&record);
+    assert!(md.contains("Django"), "{md}");
+    // Every answer is in the context.
+    assert!(md.contains("staff need") || md.contains("Content"), "{md}");
+    assert!(run.stdout.contains(&c), "{run:?}");
+}
+
+#[test]
+fn chart_and_record_of_a_team_consultation() {
+    let env = Env::new();
+    let (chart, record) = (env.dir.path().join("team.png"), env.dir.path().join("team.md"));
+    let plan = team_plan();
+    let (c, r) = (chart.display().to_string(), record.display().to_string());
+    let run = env.run(
+        &["chat", "--consult", "--team", TEAM, "--chart", &c, "--record", &r],
+        &input(&plan.lines()),
+    );
+    run.assert_ok();
+    let (w, h) = png_size(&chart);
+    assert!(w >= 600 && h >= 150 + 36 * (plan.votes.len() as u32 - 1), "{w}x{h}");
+    let md = read_record(&record);
+    for voter in VOTERS {
+        assert!(md.contains(voter), "{voter} in\n{md}");
+    }
+    assert!(md.contains("Participants"), "{md}");
+}
+
+#[test]
+fn unfinished_consultation_writes_neither_file_and_says_so() {
+    let env = Env::new();
+    let (chart, record) = (env.dir.path().join("x.png"), env.dir.path().join("x.md"));
+    let (c, r) = (chart.display().to_string(), record.display().to_string());
+    let run = env.run(
+        &["chat", "--consult", "--user", "bob", "--chart", &c, "--record", &r],
+        &input(&["1", "q"]),
+    );
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("did not finish"), "{run:?}");
+    assert!(!chart.exists() && !record.exists());
 }

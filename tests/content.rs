@@ -827,3 +827,29 @@ fn committed_fixtures_are_each_refused() {
     }
     assert!(seen >= 1, "no fixtures under {}", root.display());
 }
+
+#[test]
+fn missing_label_is_a_start_up_error_naming_it() {
+    let (errors, _) = broken(MESSAGES_FILE, "decision_record = \"Decision record\"\n", "");
+    assert_one(&errors, MESSAGES_FILE, "parse", &["missing field `decision_record`"]);
+}
+
+#[test]
+fn label_that_drops_its_placeholder_is_refused() {
+    let (errors, _) = broken(
+        MESSAGES_FILE,
+        "verdict_framework = \"Recommendation: {framework}\"",
+        "verdict_framework = \"Recommendation\"",
+    );
+    assert_one(&errors, MESSAGES_FILE, "labels.verdict_framework", &["{framework}"]);
+}
+
+#[test]
+fn chart_file_name_must_be_safe_for_attachment_urls() {
+    let (errors, _) = broken(
+        MESSAGES_FILE,
+        "chart_filename = \"recommendation.png\"",
+        "chart_filename = \"my chart.png\"",
+    );
+    assert_one(&errors, MESSAGES_FILE, "labels.chart_filename", &["plain file name"]);
+}

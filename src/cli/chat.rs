@@ -29,6 +29,9 @@ pub struct Chat<'a, W: Write> {
     owner: String,
     out: W,
     interactive: bool,
+    /// The last consultation that reached its recommendation in this run
+    /// (for `--chart` and `--record`).
+    pub finished: Option<ConsultView>,
 }
 
 /// What a line typed during a consultation means.
@@ -46,7 +49,7 @@ fn parse_consult_line(line: &str, option_count: usize) -> ConsultInput {
         "r" | "restart" => return ConsultInput::Act(Action::Restart),
         "x" | "cancel" => return ConsultInput::Act(Action::Cancel),
         "q" | "quit" | "exit" => return ConsultInput::Quit,
-        "" => return ConsultInput::Invalid("Type the number of your answer.".into()),
+        "" => return ConsultInput::Invalid(String::new()),
         _ => {}
     }
     match parse_numbers(&l, option_count) {
@@ -77,6 +80,7 @@ impl<'a, W: Write> Chat<'a, W> {
             owner,
             out,
             interactive,
+            finished: None,
         }
     }
 
@@ -189,14 +193,18 @@ impl<'a, W: Write> Chat<'a, W> {
             let shown = text::consultation(self.app.content(), &view);
             self.say(&shown)?;
             match view.session.status {
-                Status::Completed => return Ok(Exit::Completed),
+                Status::Completed => {
+                    self.finished = Some(view);
+                    return Ok(Exit::Completed);
+                }
                 Status::Cancelled => return Ok(Exit::Quit),
                 Status::Active => {}
             }
             self.prompt("answer> ")?;
             line.clear();
             if input.read_line(&mut line)? == 0 {
-                self.say("Saved. Run `chat --consult` again to continue where you left off.")?;
+                let saved = self.app.content().knowledge.labels().saved_private.clone();
+                self.say(&saved)?;
                 return Ok(Exit::Quit);
             }
             let options = self
@@ -206,8 +214,14 @@ impl<'a, W: Write> Chat<'a, W> {
                 .unwrap_or_default();
             let action = match parse_consult_line(&line, options.len()) {
                 ConsultInput::Quit => {
-                    self.say("Saved. Run `chat --consult` again to continue where you left off.")?;
+                    let saved = self.app.content().knowledge.labels().saved_private.clone();
+                    self.say(&saved)?;
                     return Ok(Exit::Quit);
+                }
+                ConsultInput::Invalid(msg) if msg.is_empty() => {
+                    let hint = self.app.content().knowledge.labels().type_a_number.clone();
+                    self.say(&hint)?;
+                    continue;
                 }
                 ConsultInput::Invalid(msg) => {
                     self.say(&msg)?;
@@ -228,7 +242,7 @@ impl<'a, W: Write> Chat<'a, W> {
                 Ok(v) => view = v,
                 Err(e) => {
                     let msg = match &e {
-                        AppError::Engine(inner) => Some(engine_hint(inner)),
+                        AppError::Engine(inner) => Some(engine_hint(self.app.content(), inner)),
                         _ => None,
                     };
                     match msg {
@@ -247,13 +261,25 @@ impl<'a, W: Write> Chat<'a, W> {
 }
 
 /// A terminal-friendly explanation of an input the engine refused.
-pub(super) fn engine_hint(e: &crate::domain::questionnaire::EngineError) -> String {
+pub(super) fn engine_hint(
+    content: &crate::domain::content::Content,
+    e: &crate::domain::questionnaire::EngineError,
+) -> String {
+    use crate::domain::labels::fill;
     use crate::domain::questionnaire::EngineError as E;
+    let l = content.knowledge.labels();
     match e {
-        E::ChoiceCount { min, max, got, .. } if min == max => format!("Pick exactly {min} (you picked {got})."),
-        E::ChoiceCount { min, max, got, .. } => format!("Pick between {min} and {max} (you picked {got})."),
-        E::NothingToUndo => "This is the first question; there is nothing to go back to.".into(),
-        other => format!("That did not apply ({other})."),
+        E::ChoiceCount { min, max, got, .. } => {
+            let (min, max, got) = (min.to_string(), max.to_string(), got.to_string());
+            let values = [("min", min.as_str()), ("max", max.as_str()), ("got", got.as_str())];
+            if min == max {
+                fill(&l.pick_exactly, &values)
+            } else {
+                fill(&l.pick_between, &values)
+            }
+        }
+        E::NothingToUndo => l.nothing_to_undo.clone(),
+        other => fill(&l.did_not_apply, &[("error", &other.to_string())]),
     }
 }
 

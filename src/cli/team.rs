@@ -186,15 +186,16 @@ impl<W: Write> Chat<'_, W> {
         };
         // A resumed round continues with those who have not voted yet.
         let mut resuming = view.kind == ViewKind::Resumed;
-        self.say(&text::team_opening(roster.names(), resuming))?;
+        self.say(&text::team_opening(app.content(), roster.names(), resuming))?;
         loop {
             match view.session.status {
                 Status::Completed => {
                     self.team_result(roster, &view)?;
+                    self.finished = Some(view);
                     return Ok(Exit::Completed);
                 }
                 Status::Cancelled => {
-                    self.say(&text::team_cancelled())?;
+                    self.say(&text::team_cancelled(app.content()))?;
                     return Ok(Exit::Quit);
                 }
                 Status::Active => {}
@@ -215,21 +216,21 @@ impl<W: Write> Chat<'_, W> {
                     turns.retain(|n| !voted.contains(n));
                     rest.clone_from(&turns);
                 }
-                self.say(&text::team_already_voted(&voted, &rest))?;
+                self.say(&text::team_already_voted(app.content(), &voted, &rest))?;
             }
             resuming = false;
             match self.team_round(roster, &question, &turns, &mut view, input)? {
                 Round::Quit => {
-                    self.say(&text::team_saved())?;
+                    self.say(&text::team_saved(app.content()))?;
                     return Ok(Exit::Quit);
                 }
                 Round::Stop => return Ok(Exit::Quit),
                 Round::Moved(v) => view = *v,
                 Round::Done => {
                     let voted = voted_names(roster, &view.session, &question.id);
-                    self.say(&text::team_tally(&view.session, &question, &voted))?;
+                    self.say(&text::team_tally(app.content(), &view.session, &question, &voted))?;
                     if voted.is_empty() {
-                        self.say(&text::team_nobody_voted())?;
+                        self.say(&text::team_nobody_voted(app.content()))?;
                         continue;
                     }
                     let next = app.team_act(
@@ -280,7 +281,7 @@ impl<W: Write> Chat<'_, W> {
                         continue;
                     }
                     VoteInput::Control(_) if !roster.is_facilitator(name) => {
-                        self.say(&text::team_facilitator_only(name, roster.facilitator()))?;
+                        self.say(&text::team_facilitator_only(app.content(), name, roster.facilitator()))?;
                         continue;
                     }
                     VoteInput::Control(TeamAction::Finish)
@@ -291,7 +292,7 @@ impl<W: Write> Chat<'_, W> {
                                 .as_ref()
                                 .is_none_or(|t| t.voters_on(&question.id) == 0) =>
                     {
-                        self.say(&text::team_nothing_to_finish())?;
+                        self.say(&text::team_nothing_to_finish(app.content()))?;
                         continue;
                     }
                     VoteInput::Control(action) => action,
@@ -307,14 +308,14 @@ impl<W: Write> Chat<'_, W> {
                     Ok(v) => {
                         if is_vote {
                             let voted = voted_names(roster, &v.session, &question.id);
-                            self.say(&text::team_tally(&v.session, question, &voted))?;
-                            self.say(&text::team_quorum_closed())?;
+                            self.say(&text::team_tally(app.content(), &v.session, question, &voted))?;
+                            self.say(&text::team_quorum_closed(app.content()))?;
                         }
                         return Ok(Round::Moved(Box::new(v)));
                     }
                     Err(AppError::Engine(e)) => {
                         // A wrong number of choices, or back on the first question: ask again.
-                        self.say(&format!("{name}: {}", engine_hint(&e)))?;
+                        self.say(&format!("{name}: {}", engine_hint(self.app.content(), &e)))?;
                     }
                     Err(e) => {
                         return Ok(match self.team_recover(e, view)? {
@@ -332,7 +333,7 @@ impl<W: Write> Chat<'_, W> {
     /// another terminal). `None`: nothing more can be done.
     fn team_recover(&mut self, e: AppError, view: &ConsultView) -> std::io::Result<Option<ConsultView>> {
         match e {
-            AppError::Stale { .. } => self.say(&text::team_moved_elsewhere())?,
+            AppError::Stale { .. } => self.say(&text::team_moved_elsewhere(self.app.content()))?,
             AppError::User(u) => self.say(&u.to_string())?,
             other => {
                 self.say_error(other)?;

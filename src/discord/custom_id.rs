@@ -47,6 +47,28 @@ pub enum TeamAction {
     Me,
 }
 
+/// Where a Decision record button sits, which decides who may press it and
+/// where the file goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordScope {
+    /// On the owner's ephemeral result: the owner only; the file is ephemeral.
+    Private,
+    /// On a result the owner shared in the channel: anyone; the file is ephemeral.
+    Shared,
+    /// On a team result: anyone; the file is posted in the channel.
+    Team,
+}
+
+impl RecordScope {
+    fn code(self) -> &'static str {
+        match self {
+            RecordScope::Private => "p",
+            RecordScope::Shared => "s",
+            RecordScope::Team => "t",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentId {
     Team {
@@ -65,6 +87,9 @@ pub enum ComponentId {
     NewConsult,
     /// The "forget me" confirmation.
     Forget { confirm: bool },
+    /// "Decision record" on a finished consultation: the Markdown file.
+    /// No revision: a finished session does not change any more.
+    Record { session: String, scope: RecordScope },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -120,6 +145,7 @@ impl fmt::Display for ComponentId {
             ComponentId::Topic { topic } => write!(f, "{PREFIX}:t:{topic}"),
             ComponentId::NewConsult => write!(f, "{PREFIX}:new"),
             ComponentId::Forget { confirm } => write!(f, "{PREFIX}:f:{}", if *confirm { "y" } else { "n" }),
+            ComponentId::Record { session, scope } => write!(f, "{PREFIX}:rec:{}:{session}", scope.code()),
         }
     }
 }
@@ -185,6 +211,15 @@ impl FromStr for ComponentId {
             [PREFIX, "new"] => ComponentId::NewConsult,
             [PREFIX, "f", "y"] => ComponentId::Forget { confirm: true },
             [PREFIX, "f", "n"] => ComponentId::Forget { confirm: false },
+            [PREFIX, "rec", scope, session] if valid_token(session, 32) => ComponentId::Record {
+                session: session.to_string(),
+                scope: match *scope {
+                    "p" => RecordScope::Private,
+                    "s" => RecordScope::Shared,
+                    "t" => RecordScope::Team,
+                    _ => return Err(ParseError::Unknown),
+                },
+            },
             _ => return Err(ParseError::Unknown),
         };
         Ok(id)
@@ -240,6 +275,15 @@ mod tests {
             token().prop_map(|topic| ComponentId::Topic { topic }),
             Just(ComponentId::NewConsult),
             any::<bool>().prop_map(|confirm| ComponentId::Forget { confirm }),
+            (
+                "[a-z0-9_]{1,32}",
+                prop_oneof![
+                    Just(RecordScope::Private),
+                    Just(RecordScope::Shared),
+                    Just(RecordScope::Team)
+                ]
+            )
+                .prop_map(|(session, scope)| ComponentId::Record { session, scope }),
         ]
     }
 
@@ -293,6 +337,10 @@ mod tests {
             "fa1:v:abc:1:me:x",
             "fa1:v:abc:1:a:",
             "fa1:v:abc:01:n",
+            "fa1:rec:x:abc",
+            "fa1:rec:p:",
+            "fa1:rec:p:ABC",
+            "fa1:rec:p:abc:1",
         ] {
             assert!(bad.parse::<ComponentId>().is_err(), "{bad:?} should be rejected");
         }

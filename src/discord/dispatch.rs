@@ -3,12 +3,12 @@
 //! delivers what [`handle`] returns.
 
 use serenity::all::{
-    CommandInteraction, ComponentInteraction, ComponentInteractionDataKind, CreateInteractionResponse, Interaction,
-    Member, Permissions, User,
+    CommandInteraction, ComponentInteraction, ComponentInteractionDataKind, CreateAttachment,
+    CreateInteractionResponse, Interaction, Member, Permissions, User,
 };
 
 use super::commands::{self, Request};
-use super::custom_id::{ComponentId, ConsultAction, TeamAction as TeamButton};
+use super::custom_id::{ComponentId, ConsultAction, RecordScope, TeamAction as TeamButton};
 use super::render;
 use crate::app::{discord_owner, Action, App, ConsultView, TeamAction, ViewKind};
 use crate::error::AppError;
@@ -58,6 +58,11 @@ pub struct Handled {
     pub response: CreateInteractionResponse,
     pub outcome: Outcome,
     pub after: Option<After>,
+    /// A copy of the files attached to `response` (the result chart, the
+    /// decision record). The response carries them when sent directly; a
+    /// deferred response is sent as a webhook edit or follow-up, which
+    /// takes them from here (serenity keeps a message's files private).
+    pub files: Vec<CreateAttachment>,
 }
 
 impl Handled {
@@ -66,6 +71,7 @@ impl Handled {
             response,
             outcome: Outcome::Ok,
             after: None,
+            files: Vec::new(),
         }
     }
 
@@ -74,7 +80,13 @@ impl Handled {
             response,
             outcome,
             after: None,
+            files: Vec::new(),
         }
+    }
+
+    fn with_files(mut self, files: Vec<CreateAttachment>) -> Self {
+        self.files = files;
+        self
     }
 }
 
@@ -148,15 +160,16 @@ fn failure(app: &App, e: AppError) -> Handled {
 }
 
 fn consult_message(app: &App, view: &ConsultView) -> Handled {
-    let msg = render::consultation(app.content(), view);
-    match view.kind {
+    let (msg, files) = render::consultation_parts(app.content(), view);
+    let handled = match view.kind {
         // The click was applied: update the clicked message in place.
         ViewKind::Updated => Handled::ok(CreateInteractionResponse::UpdateMessage(msg)),
         ViewKind::Started | ViewKind::Resumed => Handled::ok(CreateInteractionResponse::Message(msg)),
         // Not applied: a fresh ephemeral message with the current state, and
         // the old message stays as it was.
         ViewKind::Stale => Handled::with_outcome(CreateInteractionResponse::Message(msg), Outcome::Stale),
-    }
+    };
+    handled.with_files(files)
 }
 
 fn command(app: &App, cmd: &CommandInteraction) -> Handled {
@@ -204,7 +217,7 @@ fn command(app: &App, cmd: &CommandInteraction) -> Handled {
             Outcome::UserError,
         ),
         Request::Stats => match app.store().stats() {
-            Ok(s) => Handled::ok(CreateInteractionResponse::Message(render::stats(&s))),
+            Ok(s) => Handled::ok(CreateInteractionResponse::Message(render::stats(content, &s))),
             Err(e) => failure(app, e.into()),
         },
         Request::SuggestTopics { .. } | Request::Unknown { .. } => {
@@ -215,6 +228,7 @@ fn command(app: &App, cmd: &CommandInteraction) -> Handled {
                 )),
                 outcome: Outcome::Rejected,
                 after: None,
+                files: Vec::new(),
             }
         }
     }
@@ -241,6 +255,7 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
                 )),
                 outcome: Outcome::Rejected,
                 after: None,
+                files: Vec::new(),
             };
         }
     };
@@ -258,11 +273,10 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
             let action = match action {
                 ConsultAction::Share => {
                     return match app.completed_view(&who.owner, &session) {
-                        Ok(view) => Handled::ok(CreateInteractionResponse::Message(render::shared(
-                            content,
-                            &view,
-                            &who.display_name,
-                        ))),
+                        Ok(view) => {
+                            let (msg, files) = render::shared_parts(content, &view, &who.display_name);
+                            Handled::ok(CreateInteractionResponse::Message(msg)).with_files(files)
+                        }
                         Err(e) => failure(app, e),
                     };
                 }
@@ -292,6 +306,7 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
                 Err(e) => failure(app, e),
             }
         }
+        ComponentId::Record { session, scope } => record(app, &who, &session, scope),
         ComponentId::Topic { topic } => Handled::ok(CreateInteractionResponse::Message(render::related_topic(
             content, &topic,
         ))),
@@ -320,6 +335,33 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
             }
         }
     }
+}
+
+/// "Decision record": the Markdown file of a finished consultation. A private
+/// result's button works for its owner only; a shared or team result's for
+/// anyone who sees it. A forged scope cannot reach a team session as private
+/// or the other way round: the session says which it is.
+fn record(app: &App, who: &Caller, session: &str, scope: RecordScope) -> Handled {
+    let content = app.content();
+    let view = match scope {
+        RecordScope::Private => app.completed_view(&who.owner, session),
+        RecordScope::Shared | RecordScope::Team => app.current_view(session),
+    };
+    let view = match view {
+        Ok(v) => v,
+        Err(e) => return failure(app, e),
+    };
+    let is_team = view.session.team.is_some();
+    let finished = view.recommendation.is_some();
+    if !finished || is_team != (scope == RecordScope::Team) {
+        tracing::warn!(session, ?scope, "decision record for a session it does not fit");
+        return Handled::with_outcome(
+            CreateInteractionResponse::Message(render::notice(&content.knowledge.texts().unknown_component)),
+            Outcome::Rejected,
+        );
+    }
+    let (msg, files) = render::decision_record(content, &view);
+    Handled::ok(CreateInteractionResponse::Message(msg)).with_files(files)
 }
 
 /// Values of a string select, bounded.
@@ -374,6 +416,7 @@ fn team_component(
     ) {
         // Acknowledge now; the message is re-rendered from the store after.
         Ok(_) => Handled {
+            files: Vec::new(),
             response: CreateInteractionResponse::Acknowledge,
             outcome: Outcome::Ok,
             after: Some(After::RefreshTeam {
@@ -387,6 +430,7 @@ fn team_component(
         Err(AppError::Stale { current }) => {
             tracing::info!(current, "stale team click");
             Handled {
+                files: Vec::new(),
                 response: CreateInteractionResponse::Acknowledge,
                 outcome: Outcome::Stale,
                 after: Some(After::RefreshTeam {

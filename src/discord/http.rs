@@ -96,6 +96,10 @@ impl Responder for HttpResponse {
             .send(body)
             .map_err(|_| serenity::Error::Other("the HTTP request was gone before its answer"))
     }
+
+    fn carries_files(&self) -> bool {
+        false
+    }
 }
 
 /// Why a request was refused (the status and a short plain-text reason).

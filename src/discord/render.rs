@@ -7,18 +7,21 @@
 //! an empty `parse` list so echoed text can never ping anyone.
 
 use serenity::all::{
-    ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateButton, CreateEmbed,
-    CreateEmbedFooter, CreateInteractionResponseMessage, CreateSelectMenu, CreateSelectMenuKind,
+    ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateAutocompleteResponse, CreateButton,
+    CreateEmbed, CreateEmbedFooter, CreateInteractionResponseMessage, CreateSelectMenu, CreateSelectMenuKind,
     CreateSelectMenuOption, EditInteractionResponse, EditMessage, ReactionType,
 };
 
-use super::custom_id::{ComponentId, ConsultAction, TeamAction};
+use super::custom_id::{ComponentId, ConsultAction, RecordScope, TeamAction};
 use crate::app::{ConsultView, Reply};
-use crate::cli::text::bar;
 use crate::domain::content::Content;
-use crate::domain::questionnaire::{Question, QuestionKind, Session, Status};
-use crate::domain::scoring::{Recommendation, Verdict};
+use crate::domain::labels::fill;
+use crate::domain::questionnaire::{Question, Session, Status};
+use crate::domain::scoring::Recommendation;
+use crate::present::{self, bar, Audience, RecommendationView};
 use crate::storage::Stats;
+
+pub use crate::present::clip;
 
 /// Discord's documented limits that the OpenAPI spec does not encode.
 pub mod limits {
@@ -40,17 +43,7 @@ pub mod limits {
 }
 
 /// Colour of a close call and of neutral messages (Discord's "blurple" grey).
-const NEUTRAL: u32 = 0x0099_AAB5;
-
-/// At most `max` characters, with an ellipsis when cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+const NEUTRAL: u32 = present::NEUTRAL_COLOUR;
 
 /// An embed as plain data, clipped to Discord's limits when built.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -120,7 +113,12 @@ impl EmbedSpec {
     }
 
     pub fn build(self) -> CreateEmbed {
-        let spec = self.clipped(limits::TOTAL);
+        self.clipped(limits::TOTAL).build_clipped()
+    }
+
+    /// Builds an embed already clipped (to a share of the 6000 budget).
+    fn build_clipped(self) -> CreateEmbed {
+        let spec = self;
         let mut e = CreateEmbed::new().colour(spec.colour);
         if !spec.title.is_empty() {
             e = e.title(spec.title);
@@ -149,10 +147,7 @@ pub fn notice(text: &str) -> CreateInteractionResponseMessage {
 }
 
 fn framework_name(content: &Content, id: &str) -> String {
-    content
-        .knowledge
-        .framework(id)
-        .map_or_else(|| id.to_string(), |f| f.name.clone())
+    present::framework_name(content, id)
 }
 
 fn colour_of(content: &Content, id: Option<&str>) -> u32 {
@@ -164,26 +159,37 @@ fn bullets(items: &[String]) -> String {
     items.iter().map(|i| format!("• {i}")).collect::<Vec<_>>().join("\n")
 }
 
-fn facts_field(facts: &[&crate::domain::knowledge::Fact]) -> String {
+fn facts_field(content: &Content, facts: &[&crate::domain::knowledge::Fact]) -> String {
+    let l = present::labels(content);
     facts
         .iter()
-        .map(|f| format!("• {} ([source]({}), as of {})", f.text, f.source, f.as_of))
+        .map(|f| {
+            let line = fill(
+                &l.fact_line,
+                &[("text", &f.text), ("source", &f.source), ("as_of", &f.as_of)],
+            );
+            format!("• {line}")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 fn docs_buttons(content: &Content) -> Vec<CreateButton> {
+    let l = present::labels(content);
     content
         .knowledge
         .frameworks
         .iter()
-        .map(|f| CreateButton::new_link(&f.docs_url).label(clip(&format!("{} docs", f.name), limits::LABEL)))
+        .map(|f| {
+            CreateButton::new_link(&f.docs_url).label(clip(&fill(&l.docs_of, &[("framework", &f.name)]), limits::LABEL))
+        })
         .collect()
 }
 
 /// Knowledge answers: public messages (useful to the whole channel).
 pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessage {
     let kb = &content.knowledge;
+    let l = present::labels(content);
     let mut components = Vec::new();
     let spec = match reply {
         Reply::Overview { framework } => {
@@ -198,18 +204,18 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                 .collect::<Vec<_>>()
                 .join(" ");
             components.push(CreateActionRow::Buttons(vec![
-                CreateButton::new_link(&f.docs_url).label("Documentation"),
-                CreateButton::new_link(&f.website_url).label("Website"),
+                CreateButton::new_link(&f.docs_url).label(clip(&l.documentation, limits::LABEL)),
+                CreateButton::new_link(&f.website_url).label(clip(&l.website, limits::LABEL)),
             ]));
             EmbedSpec {
                 title: format!("{} — {}", f.name, f.tagline),
                 description: f.summary.clone(),
                 colour: f.colour,
                 fields: vec![
-                    ("Key facts".into(), facts_field(&facts), false),
-                    ("Topics".into(), topics, false),
+                    (l.key_facts.clone(), facts_field(content, &facts), false),
+                    (l.topics.clone(), topics, false),
                 ],
-                footer: Some(format!("/{} topic:<name> for one topic · /compare for both", f.id)),
+                footer: Some(fill(&l.overview_footer, &[("id", &f.id)])),
             }
         }
         Reply::Topic { framework, topic } => {
@@ -221,12 +227,12 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                 title: format!("{}: {}", f.name, t.title),
                 description: t.side(framework).unwrap_or_default().to_string(),
                 colour: f.colour,
-                fields: vec![("Facts".into(), facts_field(&facts), false)],
-                footer: Some(format!("/compare aspect:{} for both side by side", t.id)),
+                fields: vec![(l.facts.clone(), facts_field(content, &facts), false)],
+                footer: Some(fill(&l.topic_footer, &[("topic", &t.id)])),
             }
         }
         Reply::Compare { topic: None } => EmbedSpec {
-            title: "Django vs Flask".into(),
+            title: l.compare_title.clone(),
             description: String::new(),
             colour: NEUTRAL,
             fields: kb
@@ -234,7 +240,7 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                 .iter()
                 .map(|f| (f.name.clone(), format!("*{}*\n{}", f.tagline, f.summary), true))
                 .chain(std::iter::once((
-                    "Compare one aspect".into(),
+                    l.compare_one_aspect.clone(),
                     kb.topics
                         .iter()
                         .map(|t| format!("`{}`", t.id))
@@ -243,7 +249,7 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                     false,
                 )))
                 .collect(),
-            footer: Some("/compare aspect:<name> · /consult start for a recommendation".into()),
+            footer: Some(l.compare_footer.clone()),
         },
         Reply::Compare { topic: Some(topic) } => match kb.topic(topic) {
             Some(t) => comparison_spec(content, t),
@@ -274,21 +280,21 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
             let mut fields = Vec::new();
             let description = match framework.as_deref().and_then(|f| best.side(f).map(|s| (f, s))) {
                 Some((f, side)) => {
-                    fields.push(("Compared with the other".to_string(), best.comparison.clone(), false));
+                    fields.push((l.compared_with_other.clone(), best.comparison.clone(), false));
                     format!("**{}**\n{}", framework_name(content, f), side)
                 }
                 None => {
-                    fields.push(("Django".to_string(), best.django.clone(), true));
-                    fields.push(("Flask".to_string(), best.flask.clone(), true));
+                    fields.push((framework_name(content, "django"), best.django.clone(), true));
+                    fields.push((framework_name(content, "flask"), best.flask.clone(), true));
                     best.comparison.clone()
                 }
             };
             EmbedSpec {
-                title: format!("Best match: {}", best.title),
+                title: fill(&l.best_match, &[("topic", &best.title)]),
                 description,
                 colour: colour_of(content, framework.as_deref()),
                 fields,
-                footer: Some(clip(&format!("You asked: {question}"), 300)),
+                footer: Some(clip(&fill(&l.you_asked, &[("question", question)]), 300)),
             }
         }
         Reply::Help => EmbedSpec {
@@ -297,21 +303,21 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
             colour: NEUTRAL,
             ..Default::default()
         },
-        Reply::Stats(stats) => stats_spec(stats),
+        Reply::Stats(stats) => stats_spec(content, stats),
     };
     message().embed(spec.build()).components(components)
 }
 
 fn comparison_spec(content: &Content, t: &crate::domain::knowledge::Topic) -> EmbedSpec {
-    let _ = content;
+    let l = present::labels(content);
     EmbedSpec {
-        title: format!("{}: Django vs Flask", t.title),
+        title: fill(&l.comparison_title, &[("topic", &t.title)]),
         description: String::new(),
         colour: NEUTRAL,
         fields: vec![
-            ("Django".into(), t.django.clone(), true),
-            ("Flask".into(), t.flask.clone(), true),
-            ("Bottom line".into(), t.comparison.clone(), false),
+            (framework_name(content, "django"), t.django.clone(), true),
+            (framework_name(content, "flask"), t.flask.clone(), true),
+            (l.bottom_line.clone(), t.comparison.clone(), false),
         ],
         footer: None,
     }
@@ -325,10 +331,11 @@ pub fn related_topic(content: &Content, topic: &str) -> CreateInteractionRespons
     }
 }
 
-fn stats_spec(s: &Stats) -> EmbedSpec {
+fn stats_spec(content: &Content, s: &Stats) -> EmbedSpec {
+    let l = present::labels(content);
     let list = |m: &std::collections::BTreeMap<String, u64>| {
         if m.is_empty() {
-            "none yet".to_string()
+            l.stats_none.clone()
         } else {
             m.iter()
                 .map(|(k, v)| format!("`{k}` {v}"))
@@ -337,30 +344,49 @@ fn stats_spec(s: &Stats) -> EmbedSpec {
         }
     };
     EmbedSpec {
-        title: "Consultation statistics".into(),
-        description: format!(
-            "Private: **{}** started · **{}** completed · **{}** abandoned · **{}** active (private and team)",
-            s.started, s.completed, s.abandoned, s.active
-        ),
+        title: l.stats_title.clone(),
+        description: stats_private_line(content, s),
         colour: NEUTRAL,
         fields: vec![
-            ("Outcomes".into(), list(&s.outcomes), true),
-            ("Drop-off by question".into(), list(&s.dropoff), true),
-            (
-                "Team consultations".into(),
-                format!(
-                    "**{}** started · **{}** completed · **{}** abandoned\n**{}** participants · **{}** votes in completed ones",
-                    s.team.started, s.team.completed, s.team.abandoned, s.team.participants, s.team.votes
-                ),
-                false,
-            ),
+            (l.stats_outcomes.clone(), list(&s.outcomes), true),
+            (l.stats_dropoff.clone(), list(&s.dropoff), true),
+            (l.stats_team_title.clone(), stats_team_line(content, s), false),
         ],
         footer: None,
     }
 }
 
-pub fn stats(s: &Stats) -> CreateInteractionResponseMessage {
-    message().ephemeral(true).embed(stats_spec(s).build())
+/// "Consultations: 3 started, ..." (the terminal fills the same label).
+fn stats_private_line(content: &Content, s: &Stats) -> String {
+    let n = |v: u64| v.to_string();
+    fill(
+        &present::labels(content).stats_private,
+        &[
+            ("started", &n(s.started)),
+            ("completed", &n(s.completed)),
+            ("abandoned", &n(s.abandoned)),
+            ("active", &n(s.active)),
+        ],
+    )
+}
+
+fn stats_team_line(content: &Content, s: &Stats) -> String {
+    let n = |v: u64| v.to_string();
+    let t = &s.team;
+    fill(
+        &present::labels(content).stats_team,
+        &[
+            ("started", &n(t.started)),
+            ("completed", &n(t.completed)),
+            ("abandoned", &n(t.abandoned)),
+            ("participants", &n(t.participants)),
+            ("votes", &n(t.votes)),
+        ],
+    )
+}
+
+pub fn stats(content: &Content, s: &Stats) -> CreateInteractionResponseMessage {
+    message().ephemeral(true).embed(stats_spec(content, s).build())
 }
 
 pub fn autocomplete(choices: &[(String, String)]) -> CreateAutocompleteResponse {
@@ -387,8 +413,14 @@ fn emoji(e: &Option<String>) -> Option<ReactionType> {
 
 /// Buttons for up to five single-choice options, else a string select.
 /// `id_for(Some(option))` is a button's custom_id, `id_for(None)` the select's.
-fn answer_row(q: &Question, id_for: impl Fn(Option<&str>) -> String) -> CreateActionRow {
-    if q.kind == QuestionKind::Single && q.options.len() <= limits::BUTTONS_PER_ROW {
+fn answer_row(
+    content: &Content,
+    session: &Session,
+    q: &Question,
+    id_for: impl Fn(Option<&str>) -> String,
+) -> CreateActionRow {
+    let view = present::question(content, session, q);
+    if !view.multi && q.options.len() <= limits::BUTTONS_PER_ROW {
         let buttons = q
             .options
             .iter()
@@ -419,34 +451,29 @@ fn answer_row(q: &Question, id_for: impl Fn(Option<&str>) -> String) -> CreateAc
             opt
         })
         .collect();
-    let (min, max) = q.choice_bounds();
-    let placeholder = match q.kind {
-        QuestionKind::Single => "Choose one".to_string(),
-        QuestionKind::Multi if min == max => format!("Choose {min}"),
-        QuestionKind::Multi => format!("Choose {min} to {max}"),
-    };
-    let max = max.min(limits::SELECT_OPTIONS) as u8;
+    let max = view.max.min(limits::SELECT_OPTIONS) as u8;
     CreateActionRow::SelectMenu(
         CreateSelectMenu::new(id_for(None), CreateSelectMenuKind::String { options })
-            .placeholder(placeholder)
-            .min_values(min as u8)
+            .placeholder(clip(&view.choose_hint, limits::SELECT_TEXT))
+            .min_values(view.min as u8)
             .max_values(max),
     )
 }
 
-fn controls_row(session: &Session) -> CreateActionRow {
+fn controls_row(content: &Content, session: &Session) -> CreateActionRow {
+    let l = present::labels(content);
     CreateActionRow::Buttons(vec![
         CreateButton::new(consult_id(session, ConsultAction::Back))
-            .label("Back")
+            .label(clip(&l.back, limits::LABEL))
             .emoji(ReactionType::Unicode("↩️".into()))
             .style(ButtonStyle::Secondary)
             .disabled(session.answers.is_empty()),
         CreateButton::new(consult_id(session, ConsultAction::Restart))
-            .label("Restart")
+            .label(clip(&l.restart, limits::LABEL))
             .style(ButtonStyle::Secondary)
             .disabled(session.answers.is_empty()),
         CreateButton::new(consult_id(session, ConsultAction::Cancel))
-            .label("Cancel")
+            .label(clip(&l.cancel, limits::LABEL))
             .style(ButtonStyle::Danger),
     ])
 }
@@ -454,21 +481,22 @@ fn controls_row(session: &Session) -> CreateActionRow {
 /// The embed of the question in progress.
 pub fn question_spec(content: &Content, view: &ConsultView, q: &Question) -> EmbedSpec {
     let session = &view.session;
-    let (step, total) = content.questionnaire.progress(&session.answers);
+    let qv = present::question(content, session, q);
     let mut description = String::new();
     if let Some(n) = &view.notice {
         description.push_str(n);
         description.push_str("\n\n");
     }
-    if let Some(r) = &session.last_reaction {
+    if let Some(r) = &qv.reaction {
         description.push_str(&format!("> {r}\n\n"));
     }
-    description.push_str(&format!("**Step {step} of {total}** `{}`", bar(step - 1, total, 12)));
-    if let Some(h) = &q.help {
+    let p = &qv.progress;
+    description.push_str(&format!("**{}** `{}`", p.label, bar(p.done, p.total, 12)));
+    if let Some(h) = &qv.help {
         description.push_str(&format!("\n{h}"));
     }
     EmbedSpec {
-        title: q.prompt.clone(),
+        title: qv.prompt,
         description,
         colour: NEUTRAL,
         fields: Vec::new(),
@@ -477,85 +505,138 @@ pub fn question_spec(content: &Content, view: &ConsultView, q: &Question) -> Emb
 }
 
 /// Title of a verdict: "Recommendation: Django" or "A close call, leaning Flask".
-pub fn verdict_title(content: &Content, verdict: &Verdict) -> String {
-    match verdict {
-        Verdict::Framework { id } => format!("Recommendation: {}", framework_name(content, id)),
-        Verdict::CloseCall { leaning: Some(id) } => format!("A close call, leaning {}", framework_name(content, id)),
-        Verdict::CloseCall { leaning: None } => "A close call".into(),
-    }
+pub fn verdict_title(content: &Content, rec: &Recommendation) -> String {
+    present::recommendation(content, rec, Audience::Private).title
 }
 
-/// The recommendation embed.
-pub fn recommendation_spec(content: &Content, rec: &Recommendation) -> EmbedSpec {
+fn reason_lines(reasons: &[present::ReasonView]) -> String {
+    reasons
+        .iter()
+        .map(|r| {
+            let share = r.share_label.as_ref().map_or(String::new(), |s| format!(", {s}"));
+            format!(
+                "→ **{}**: {} (+{:.1} {}{share})",
+                r.option_label, r.text, r.points, r.toward_name
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The recommendation embed of a view model.
+pub fn recommendation_embed(content: &Content, rec: &RecommendationView) -> EmbedSpec {
+    let l = present::labels(content);
     let mut description = format!(
-        "Confidence **{}%** `{}`",
-        rec.confidence,
+        "**{}** `{}`",
+        rec.confidence_label,
         bar(rec.confidence as usize, 100, 20)
     );
     if let Some(a) = &rec.close_call_advice {
         description.push_str(&format!("\n\n{a}"));
     }
-    let why = rec
-        .reasons
-        .iter()
-        .map(|r| {
-            let share = if r.share < 1.0 {
-                format!(", {:.0}% of votes", r.share * 100.0)
-            } else {
-                String::new()
-            };
-            format!(
-                "→ **{}**: {} (+{:.1} {}{share})",
-                r.option_label,
-                r.text,
-                r.points,
-                framework_name(content, &r.toward)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
     let mut fields = vec![
-        ("Why".to_string(), why, false),
-        ("Trade-offs to watch".to_string(), bullets(&rec.tradeoffs), false),
-        ("Next steps".to_string(), bullets(&rec.next_steps), false),
-        ("Packages".to_string(), bullets(&rec.packages), false),
+        (l.reasons_for.clone(), reason_lines(&rec.reasons_for), false),
+        (l.reasons_against.clone(), reason_lines(&rec.reasons_against), false),
+        (l.tradeoffs.clone(), bullets(&rec.tradeoffs), false),
+        (l.next_steps.clone(), bullets(&rec.next_steps), false),
+        (l.packages.clone(), bullets(&rec.packages), false),
     ];
     if let Some(n) = &rec.fastapi_note {
-        fields.push(("Also worth a look".to_string(), n.clone(), false));
+        fields.push((l.also_worth_a_look.clone(), n.clone(), false));
     }
-    let scores = rec
-        .scores
-        .iter()
-        .map(|(f, s)| format!("{} {s:.1}", framework_name(content, f)))
-        .collect::<Vec<_>>()
-        .join(" · ");
     EmbedSpec {
-        title: verdict_title(content, &rec.verdict),
+        title: rec.title.clone(),
         description,
-        colour: colour_of(content, rec.verdict.framework()),
+        colour: rec.colour,
         fields,
-        footer: Some(format!("Points: {scores}")),
+        footer: Some(rec.points_label.clone()),
     }
+}
+
+/// The recommendation embed.
+pub fn recommendation_spec(content: &Content, rec: &Recommendation) -> EmbedSpec {
+    recommendation_embed(content, &present::recommendation(content, rec, Audience::Private))
+}
+
+/// The chart of a finished consultation as an attachment, with the URL an
+/// embed uses to show it. `None` (and a log line) if it cannot be drawn: the
+/// result is still worth sending without its picture.
+pub fn chart_attachment(content: &Content, view: &ConsultView) -> Option<(CreateAttachment, String)> {
+    let rec = view.recommendation.as_ref()?;
+    let l = present::labels(content);
+    match present::chart::of_result(content, &view.session, rec, view.unity.as_ref()) {
+        Ok(png) => Some((
+            CreateAttachment::bytes(png, l.chart_filename.clone()),
+            format!("attachment://{}", l.chart_filename),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, session = %view.session.id, "drawing the result chart failed");
+            None
+        }
+    }
+}
+
+/// The decision record of a finished consultation as a Markdown attachment.
+pub fn record_attachment(content: &Content, view: &ConsultView) -> Option<CreateAttachment> {
+    let rec = view.recommendation.as_ref()?;
+    let markdown = present::record::of_result(content, &view.session, rec, view.unity.as_ref());
+    Some(CreateAttachment::bytes(
+        markdown.into_bytes(),
+        present::labels(content).record_filename.clone(),
+    ))
+}
+
+/// The Decision record message: the file, and a line saying what it is.
+/// Ephemeral for a private consultation, in the channel for a team.
+pub fn decision_record(
+    content: &Content,
+    view: &ConsultView,
+) -> (CreateInteractionResponseMessage, Vec<CreateAttachment>) {
+    let Some(file) = record_attachment(content, view) else {
+        return (notice(&content.knowledge.texts().expired), vec![]);
+    };
+    let l = present::labels(content);
+    let msg = message()
+        .ephemeral(view.session.team.is_none())
+        .content(clip(&l.decision_record, limits::CONTENT))
+        .add_file(file.clone());
+    (msg, vec![file])
+}
+
+fn record_button(id: ComponentId, content: &Content) -> CreateButton {
+    CreateButton::new(id.to_string())
+        .label(clip(&present::labels(content).decision_record, limits::LABEL))
+        .style(ButtonStyle::Secondary)
 }
 
 /// A private consultation as an ephemeral message: question, result or end.
 pub fn consultation(content: &Content, view: &ConsultView) -> CreateInteractionResponseMessage {
+    consultation_parts(content, view).0
+}
+
+/// [`consultation`] and a copy of the files it attaches (the result chart),
+/// for a transport that must send them separately.
+pub fn consultation_parts(
+    content: &Content,
+    view: &ConsultView,
+) -> (CreateInteractionResponseMessage, Vec<CreateAttachment>) {
     let session = &view.session;
-    let msg = message().ephemeral(true);
-    match session.status {
+    let l = present::labels(content);
+    let base = message().ephemeral(true);
+    let msg = match session.status {
         Status::Active => match content.questionnaire.next_question(&session.answers) {
-            Some(q) => msg.embed(question_spec(content, view, q).build()).components(vec![
-                answer_row(q, |o| match o {
+            Some(q) => base.embed(question_spec(content, view, q).build()).components(vec![
+                answer_row(content, session, q, |o| match o {
                     Some(o) => consult_id(session, ConsultAction::Pick(o.to_string())),
                     None => consult_id(session, ConsultAction::Select),
                 }),
-                controls_row(session),
+                controls_row(content, session),
             ]),
             None => notice(&content.knowledge.texts().internal_error),
         },
         Status::Completed => {
             let Some(rec) = &view.recommendation else {
-                return notice(&content.knowledge.texts().internal_error);
+                return (notice(&content.knowledge.texts().internal_error), vec![]);
             };
             let mut spec = recommendation_spec(content, rec);
             if let Some(n) = &view.notice {
@@ -564,22 +645,39 @@ pub fn consultation(content: &Content, view: &ConsultView) -> CreateInteractionR
             let mut buttons = docs_buttons(content);
             buttons.push(
                 CreateButton::new(consult_id(session, ConsultAction::Share))
-                    .label("Share in channel")
+                    .label(clip(&l.share_in_channel, limits::LABEL))
                     .style(ButtonStyle::Success),
             );
+            buttons.push(record_button(
+                ComponentId::Record {
+                    session: session.id.clone(),
+                    scope: RecordScope::Private,
+                },
+                content,
+            ));
             buttons.push(
                 CreateButton::new(ComponentId::NewConsult.to_string())
-                    .label("New consultation")
+                    .label(clip(&l.new_consultation, limits::LABEL))
                     .style(ButtonStyle::Secondary),
             );
             buttons.truncate(limits::BUTTONS_PER_ROW);
-            msg.embed(spec.build())
-                .components(vec![CreateActionRow::Buttons(buttons)])
+            let mut embed = spec.build();
+            let mut msg = base;
+            let mut files = Vec::new();
+            if let Some((file, url)) = chart_attachment(content, view) {
+                embed = embed.image(url);
+                msg = msg.add_file(file.clone());
+                files.push(file);
+            }
+            return (
+                msg.embed(embed).components(vec![CreateActionRow::Buttons(buttons)]),
+                files,
+            );
         }
-        Status::Cancelled => msg
+        Status::Cancelled => base
             .embed(
                 EmbedSpec {
-                    title: "Consultation cancelled".into(),
+                    title: l.consultation_cancelled.clone(),
                     description: view
                         .notice
                         .clone()
@@ -592,67 +690,98 @@ pub fn consultation(content: &Content, view: &ConsultView) -> CreateInteractionR
             .components(vec![CreateActionRow::Buttons(vec![CreateButton::new(
                 ComponentId::NewConsult.to_string(),
             )
-            .label("New consultation")
+            .label(clip(&l.new_consultation, limits::LABEL))
             .style(ButtonStyle::Primary)])]),
-    }
+    };
+    (msg, vec![])
 }
 
 /// The public message posted by Share: the recommendation, attributed by
 /// display name (plain text, never a mention).
 pub fn shared(content: &Content, view: &ConsultView, display_name: &str) -> CreateInteractionResponseMessage {
+    shared_parts(content, view, display_name).0
+}
+
+/// [`shared`] and a copy of the files it attaches.
+pub fn shared_parts(
+    content: &Content,
+    view: &ConsultView,
+    display_name: &str,
+) -> (CreateInteractionResponseMessage, Vec<CreateAttachment>) {
     let Some(rec) = &view.recommendation else {
-        return notice(&content.knowledge.texts().expired);
+        return (notice(&content.knowledge.texts().expired), vec![]);
     };
     let attribution = content
         .knowledge
         .texts()
         .shared_by
-        .replace("{name}", &clip(&sanitise_name(display_name), 64));
+        .replace("{name}", &clip(&sanitise_name(content, display_name), 64));
     let mut spec = recommendation_spec(content, rec);
     spec.footer = Some(attribution);
-    message()
-        .embed(spec.build())
-        .components(vec![CreateActionRow::Buttons(docs_buttons(content))])
+    let mut buttons = docs_buttons(content);
+    buttons.push(record_button(
+        ComponentId::Record {
+            session: view.session.id.clone(),
+            scope: RecordScope::Shared,
+        },
+        content,
+    ));
+    buttons.truncate(limits::BUTTONS_PER_ROW);
+    let mut embed = spec.build();
+    let mut msg = message();
+    let mut files = Vec::new();
+    if let Some((file, url)) = chart_attachment(content, view) {
+        embed = embed.image(url);
+        msg = msg.add_file(file.clone());
+        files.push(file);
+    }
+    (
+        msg.embed(embed).components(vec![CreateActionRow::Buttons(buttons)]),
+        files,
+    )
 }
 
 /// A display name safe to show as text: no markdown or mention syntax.
-pub fn sanitise_name(name: &str) -> String {
-    let cleaned: String = name
-        .chars()
-        .filter(|c| !c.is_control() && !crate::app::is_invisible_format(*c))
-        .filter(|c| !matches!(c, '@' | '<' | '>' | '*' | '_' | '`' | '~' | '|' | '\\'))
-        .collect();
-    let cleaned = cleaned.trim().to_string();
-    if cleaned.is_empty() {
-        "a member".to_string()
-    } else {
-        cleaned
-    }
+pub fn sanitise_name(content: &Content, name: &str) -> String {
+    present::sanitise_name(name, &present::labels(content).a_member)
 }
 
 /// A message body usable as a response, an interaction edit or a message edit.
 pub struct Rendered {
     pub embeds: Vec<CreateEmbed>,
     pub components: Vec<CreateActionRow>,
+    /// New files (the result chart), referenced by the embeds.
+    pub files: Vec<CreateAttachment>,
 }
 
 impl Rendered {
     pub fn message(self) -> CreateInteractionResponseMessage {
-        message().embeds(self.embeds).components(self.components)
+        message()
+            .embeds(self.embeds)
+            .components(self.components)
+            .add_files(self.files)
     }
 
     pub fn edit(self) -> EditInteractionResponse {
-        EditInteractionResponse::new()
+        let mut edit = EditInteractionResponse::new()
             .embeds(self.embeds)
             .components(self.components)
-            .allowed_mentions(CreateAllowedMentions::new())
+            .allowed_mentions(CreateAllowedMentions::new());
+        for f in self.files {
+            edit = edit.new_attachment(f);
+        }
+        edit
     }
 
     pub fn edit_message(self) -> EditMessage {
-        EditMessage::new()
+        let mut edit = EditMessage::new()
             .embeds(self.embeds)
             .components(self.components)
-            .allowed_mentions(CreateAllowedMentions::new())
+            .allowed_mentions(CreateAllowedMentions::new());
+        for f in self.files {
+            edit = edit.new_attachment(f);
+        }
+        edit
     }
 }
 
@@ -665,176 +794,165 @@ fn team_id(session: &Session, action: TeamAction) -> String {
     .to_string()
 }
 
-/// Names shown under a tally: a few, then a count, never mentions.
-const NAMES_SHOWN: usize = 3;
-
 /// The live tally of the current question, compact whatever the team size.
-fn tally_field(session: &Session, q: &Question) -> (String, String, bool) {
-    let Some(team) = &session.team else {
+fn tally_field(content: &Content, session: &Session, q: &Question) -> (String, String, bool) {
+    let Some(t) = present::tally(content, session, q) else {
         return (String::new(), String::new(), false);
     };
-    let voters = team.voters_on(&q.id);
-    let tally = team.tally(q);
-    let lines: Vec<String> = q
-        .options
+    let lines: Vec<String> = t
+        .rows
         .iter()
-        .zip(&tally)
-        .map(|(o, (_, n))| format!("`{n:>3}` `{}` {}", bar(*n, voters.max(1), 8), clip(&o.label, 60)))
+        .map(|(label, n)| format!("`{n:>3}` `{}` {}", bar(*n, t.voters.max(1), 8), clip(label, 60)))
         .collect();
-    let mut names: Vec<String> = team
-        .votes
-        .get(&q.id)
-        .map(|v| {
-            v.keys()
-                .filter_map(|k| team.names.get(k))
-                .map(|n| sanitise_name(n))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    let shown = names.iter().take(NAMES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
-    let who = match names.len() {
-        0 => "No votes yet.".to_string(),
-        n if n <= NAMES_SHOWN => format!("Voted: {shown}"),
-        n => format!("Voted: {shown} and {} more", n - NAMES_SHOWN),
-    };
     (
-        format!("Votes: {voters}"),
-        clip(&format!("{}\n{who}", lines.join("\n")), limits::FIELD_VALUE),
+        t.header,
+        clip(&format!("{}\n{}", lines.join("\n"), t.who), limits::FIELD_VALUE),
         false,
     )
 }
 
-fn team_controls(session: &Session) -> CreateActionRow {
+fn team_controls(content: &Content, session: &Session) -> CreateActionRow {
+    let l = present::labels(content);
     CreateActionRow::Buttons(vec![
         CreateButton::new(team_id(session, TeamAction::Next))
-            .label("Next")
+            .label(clip(&l.next, limits::LABEL))
             .style(ButtonStyle::Success),
         CreateButton::new(team_id(session, TeamAction::Back))
-            .label("Back")
+            .label(clip(&l.back, limits::LABEL))
             .style(ButtonStyle::Secondary)
             .disabled(session.answers.is_empty()),
         CreateButton::new(team_id(session, TeamAction::Finish))
-            .label("Finish early")
+            .label(clip(&l.finish_early, limits::LABEL))
             .style(ButtonStyle::Secondary)
             .disabled(session.answers.is_empty()),
         CreateButton::new(team_id(session, TeamAction::Cancel))
-            .label("Cancel")
+            .label(clip(&l.cancel, limits::LABEL))
             .style(ButtonStyle::Danger),
     ])
 }
 
-fn question_label(content: &Content, question: &str) -> String {
-    content
-        .questionnaire
-        .question(question)
-        .map_or_else(|| question.to_string(), |q| clip(&q.prompt, 80))
-}
+/// The share of the 6000-character budget the unity embed may take; the
+/// recommendation keeps at least the rest.
+const UNITY_BUDGET: usize = 4500;
 
-fn option_label(content: &Content, question: &str, option: &str) -> String {
-    content
-        .questionnaire
-        .question(question)
-        .and_then(|q| q.option(option))
-        .map_or_else(|| option.to_string(), |o| clip(&o.label, 50))
-}
+/// Longest compact split line (one per question).
+const SPLIT_LINE: usize = 110;
 
-/// How united the team was: per question the split, and the disputed ones
+/// How united the team was: the agreement, one compact line per question
+/// asked (the chart below has the detail), and the most disputed questions
 /// with what each side's choice pushed toward.
-fn unity_spec(content: &Content, unity: &crate::domain::team::Unity) -> EmbedSpec {
-    let splits = unity
-        .splits
-        .iter()
-        .map(|s| {
-            let parts = s
-                .counts
-                .iter()
-                .map(|(o, n)| format!("{} {n}", option_label(content, &s.question, o)))
-                .collect::<Vec<_>>()
-                .join(" · ");
-            format!("**{}**: {parts}", question_label(content, &s.question))
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let disputed = unity
+fn unity_spec(content: &Content, team: &present::TeamResultView) -> EmbedSpec {
+    let l = present::labels(content);
+    let disputed = team
         .disputed
         .iter()
-        .map(|s| {
-            let sides = s
-                .counts
-                .iter()
-                .take(2)
-                .map(|(o, n)| {
-                    let toward = match crate::domain::team::pushes_toward(&content.questionnaire, &s.question, o) {
-                        Some(f) => format!("toward {}", framework_name(content, f)),
-                        None => "neutral".to_string(),
-                    };
-                    format!("{} ({n}) → {toward}", option_label(content, &s.question, o))
-                })
-                .collect::<Vec<_>>()
-                .join(" vs ");
-            format!("**{}**: {sides}", question_label(content, &s.question))
-        })
+        .map(|s| clip(&s.sides, 300))
         .collect::<Vec<_>>()
         .join("\n");
+    let disputed = if disputed.is_empty() {
+        l.split_nowhere.clone()
+    } else {
+        disputed
+    };
+    let mut fields = vec![(l.split_most.clone(), disputed, false)];
+    // One line per question, as many fields as it takes (each at most 1024).
+    let mut chunk = String::new();
+    let mut chunks = Vec::new();
+    for s in &team.splits {
+        let line = format!("• {}", clip(&s.line, SPLIT_LINE));
+        if !chunk.is_empty() && chunk.chars().count() + 1 + line.chars().count() > limits::FIELD_VALUE {
+            chunks.push(std::mem::take(&mut chunk));
+        }
+        if !chunk.is_empty() {
+            chunk.push('\n');
+        }
+        chunk.push_str(&line);
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    for (i, c) in chunks.into_iter().enumerate() {
+        let name = if i == 0 {
+            l.every_question.clone()
+        } else {
+            format!("{} ({})", l.every_question, i + 1)
+        };
+        fields.push((name, c, false));
+    }
     EmbedSpec {
-        title: "How united the team was".into(),
+        title: l.unity_title.clone(),
         description: format!(
-            "Agreement **{:.0}%** `{}`",
-            unity.overall * 100.0,
-            bar((unity.overall * 100.0).round() as usize, 100, 20)
+            "**{}** `{}`\n*{}*",
+            team.agreement_label,
+            bar((team.agreement * 100.0).round() as usize, 100, 20),
+            l.chart_below,
         ),
         colour: NEUTRAL,
-        fields: vec![
-            ("Where the team split most".into(), disputed, false),
-            ("Every question".into(), splits, false),
-        ],
+        fields,
         footer: None,
     }
 }
 
 /// The public team consultation message: the current question with its live
-/// tally, or the team recommendation with the unity analysis.
+/// tally, or the team recommendation with the unity analysis and the chart.
 pub fn team(content: &Content, view: &ConsultView) -> Rendered {
     let session = &view.session;
+    let l = present::labels(content);
     match session.status {
         Status::Active => {
             let Some(q) = content.questionnaire.next_question(&session.answers) else {
                 return team_ended(content, &content.knowledge.texts().internal_error);
             };
             let mut spec = question_spec(content, view, q);
-            spec.fields.push(tally_field(session, q));
+            spec.fields.push(tally_field(content, session, q));
             Rendered {
                 embeds: vec![spec.build()],
                 components: vec![
-                    answer_row(q, |o| match o {
+                    answer_row(content, session, q, |o| match o {
                         Some(o) => team_id(session, TeamAction::Vote(o.to_string())),
                         None => team_id(session, TeamAction::Select),
                     }),
-                    team_controls(session),
+                    team_controls(content, session),
                 ],
+                files: vec![],
             }
         }
         Status::Completed => {
             let (Some(rec), Some(unity)) = (&view.recommendation, &view.unity) else {
                 return team_ended(content, &content.knowledge.texts().internal_error);
             };
-            let mut spec = recommendation_spec(content, rec);
-            spec.title = format!("Team {}", spec.title.to_lowercase());
-            if let Some(t) = &session.team {
-                spec.footer = Some(format!("{} members voted · {} votes", t.participants(), t.vote_count()));
+            let result = present::team_result(content, session, rec, unity);
+            let mut spec = recommendation_embed(content, &result.recommendation);
+            spec.footer = Some(result.footer.clone());
+            // Two embeds share Discord's 6000-character budget: every
+            // question's line comes first, the recommendation gets the rest.
+            let unity_spec = unity_spec(content, &result).clipped(UNITY_BUDGET);
+            let rest = limits::TOTAL - unity_spec.total_chars();
+            let rec_spec = spec.clipped(rest);
+            let mut unity_embed = unity_spec.build_clipped();
+            let mut files = Vec::new();
+            if let Some((file, url)) = chart_attachment(content, view) {
+                unity_embed = unity_embed.image(url);
+                files.push(file);
             }
-            // Two embeds share Discord's 6000-character budget.
-            let rec_embed = spec.clipped(3600).build();
-            let unity_embed = unity_spec(content, unity).clipped(2300).build();
-            let mut buttons = vec![CreateButton::new(team_id(session, TeamAction::Me))
-                .label("How would I have scored?")
-                .style(ButtonStyle::Primary)];
+            let mut buttons = vec![
+                CreateButton::new(team_id(session, TeamAction::Me))
+                    .label(clip(&l.how_would_i_have_scored, limits::LABEL))
+                    .style(ButtonStyle::Primary),
+                record_button(
+                    ComponentId::Record {
+                        session: session.id.clone(),
+                        scope: RecordScope::Team,
+                    },
+                    content,
+                ),
+            ];
             buttons.extend(docs_buttons(content));
             buttons.truncate(limits::BUTTONS_PER_ROW);
             Rendered {
-                embeds: vec![rec_embed, unity_embed],
+                embeds: vec![rec_spec.build_clipped(), unity_embed],
                 components: vec![CreateActionRow::Buttons(buttons)],
+                files,
             }
         }
         Status::Cancelled => team_ended(content, &content.knowledge.texts().cancelled),
@@ -843,34 +961,34 @@ pub fn team(content: &Content, view: &ConsultView) -> Rendered {
 
 /// A team message that takes no more votes (cancelled or expired).
 pub fn team_ended(content: &Content, text: &str) -> Rendered {
-    let _ = content;
     Rendered {
         embeds: vec![EmbedSpec {
-            title: "Team consultation closed".into(),
+            title: present::labels(content).team_closed.clone(),
             description: text.to_string(),
             colour: NEUTRAL,
             ..Default::default()
         }
         .build()],
         components: vec![],
+        files: vec![],
     }
 }
 
 /// "How would I have scored?": only for the member who asked.
 pub fn member_recommendation(content: &Content, rec: &Recommendation) -> CreateInteractionResponseMessage {
-    let mut spec = recommendation_spec(content, rec);
-    spec.title = format!("Your votes alone: {}", spec.title);
+    let spec = recommendation_embed(content, &present::recommendation(content, rec, Audience::Member));
     message().ephemeral(true).embed(spec.build())
 }
 
 /// Asks to confirm "forget me".
 pub fn forget_confirm(content: &Content) -> CreateInteractionResponseMessage {
+    let l = present::labels(content);
     notice(&content.knowledge.texts().forget_confirm).components(vec![CreateActionRow::Buttons(vec![
         CreateButton::new(ComponentId::Forget { confirm: true }.to_string())
-            .label("Delete my data")
+            .label(clip(&l.delete_my_data, limits::LABEL))
             .style(ButtonStyle::Danger),
         CreateButton::new(ComponentId::Forget { confirm: false }.to_string())
-            .label("Keep it")
+            .label(clip(&l.keep_it, limits::LABEL))
             .style(ButtonStyle::Secondary),
     ])])
 }
@@ -913,20 +1031,140 @@ mod tests {
         }
     }
 
+    fn content() -> Content {
+        Content::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("responses")).expect("content loads")
+    }
+
+    /// A finished team session: `questions` splits (the questionnaire's
+    /// questions, repeated as needed) of `voters` voters with these names.
+    fn team_view(content: &Content, questions: usize, names: &[String], seed: usize) -> ConsultView {
+        use crate::domain::questionnaire::{Answer, PRIVATE_SCOPE};
+        use crate::domain::scoring::{recommend, WeightedPick};
+        use crate::domain::team::{Split, TeamState, Unity};
+        let qs = &content.questionnaire.questions;
+        let mut team = TeamState::default();
+        let mut splits = Vec::new();
+        let mut picks = Vec::new();
+        let mut answers = Vec::new();
+        for i in 0..questions {
+            let q = &qs[i % qs.len()];
+            let mut counts: Vec<(String, usize)> = q.options.iter().map(|o| (o.id.clone(), 0)).collect();
+            for (v, name) in names.iter().enumerate() {
+                let k = (v * (i + seed + 1) + seed) % counts.len();
+                counts[k].1 += 1;
+                team.vote(&q.id, &format!("discord:{v}"), name, vec![counts[k].0.clone()]);
+            }
+            counts.retain(|(_, n)| *n > 0);
+            counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+            for (o, n) in &counts {
+                picks.push(WeightedPick {
+                    question: q.id.clone(),
+                    option: o.clone(),
+                    share: *n as f64 / names.len() as f64,
+                });
+            }
+            answers.push(Answer {
+                question: q.id.clone(),
+                options: vec![counts[0].0.clone()],
+            });
+            let agreement = counts[0].1 as f64 / names.len() as f64;
+            splits.push(Split {
+                question: q.id.clone(),
+                voters: names.len(),
+                counts,
+                agreement,
+            });
+        }
+        let disputed = splits.iter().filter(|s| s.agreement < 1.0).take(3).cloned().collect();
+        let unity = Unity {
+            overall: splits.iter().map(|s| s.agreement).sum::<f64>() / questions.max(1) as f64,
+            splits,
+            disputed,
+        };
+        let session = Session {
+            id: "s".into(),
+            owner: "discord:1".into(),
+            scope: PRIVATE_SCOPE.into(),
+            status: Status::Completed,
+            answers,
+            revision: 3,
+            created_at: 0,
+            updated_at: 0,
+            last_reaction: None,
+            current: None,
+            outcome: None,
+            team: Some(team),
+            message_ref: None,
+        };
+        ConsultView {
+            recommendation: Some(recommend(content, &picks)),
+            unity: Some(unity),
+            session,
+            kind: crate::app::ViewKind::Updated,
+            notice: None,
+            lean: None,
+        }
+    }
+
+    /// Characters Discord counts toward the 6000 total of one embed.
+    fn counted(embed: &serde_json::Value) -> usize {
+        let len = |v: &serde_json::Value| v.as_str().map_or(0, |s| s.chars().count());
+        len(&embed["title"])
+            + len(&embed["description"])
+            + len(&embed["footer"]["text"])
+            + len(&embed["author"]["name"])
+            + embed["fields"]
+                .as_array()
+                .map_or(0, |f| f.iter().map(|f| len(&f["name"]) + len(&f["value"])).sum())
+    }
+
+    proptest! {
+        // Each case draws a chart: few cases, still every size up to the limits.
+        #![proptest_config(ProptestConfig::with_cases(40))]
+        #[test]
+        fn team_results_fit_discord_limits_and_list_every_question(
+            questions in 1usize..=25,
+            names in proptest::collection::vec("[@<>*_a-zA-Z0-9 éß\u{202E}]{1,32}", 1..=25),
+            seed in 0usize..7,
+        ) {
+            let c = content();
+            let view = team_view(&c, questions, &names, seed);
+            let rendered = team(&c, &view);
+            prop_assert!(rendered.embeds.len() <= 10);
+            prop_assert_eq!(rendered.files.len(), 1, "the chart is attached");
+            let embeds: Vec<serde_json::Value> =
+                rendered.embeds.iter().map(|e| serde_json::to_value(e).unwrap()).collect();
+            let total: usize = embeds.iter().map(counted).sum();
+            prop_assert!(total <= limits::TOTAL, "{} characters", total);
+            let mut lines = 0;
+            for e in &embeds {
+                prop_assert!(e["title"].as_str().map_or(0, |t| t.chars().count()) <= limits::TITLE);
+                prop_assert!(e["description"].as_str().map_or(0, |t| t.chars().count()) <= limits::DESCRIPTION);
+                let fields = e["fields"].as_array().cloned().unwrap_or_default();
+                prop_assert!(fields.len() <= limits::FIELDS);
+                for f in &fields {
+                    let v = f["value"].as_str().unwrap();
+                    prop_assert!(v.chars().count() <= limits::FIELD_VALUE);
+                    prop_assert!(f["name"].as_str().unwrap().chars().count() <= limits::FIELD_NAME);
+                    if f["name"].as_str().unwrap().starts_with(&c.knowledge.labels().every_question) {
+                        lines += v.lines().count();
+                    }
+                }
+            }
+            prop_assert_eq!(lines, questions, "one line per question asked");
+            let title = embeds[0]["title"].as_str().unwrap();
+            prop_assert!(!title.contains("django") && !title.contains("flask"), "{}", title);
+            for e in &embeds {
+                prop_assert!(!e.to_string().contains('@'), "no mention syntax from names");
+            }
+        }
+    }
+
     #[test]
     fn clip_counts_characters_not_bytes() {
         assert_eq!(clip("héllo", 5), "héllo");
         assert_eq!(clip("héllo wörld", 6), "héllo…");
         assert_eq!(clip("", 3), "");
-    }
-
-    #[test]
-    fn names_never_carry_mention_syntax() {
-        assert_eq!(sanitise_name("@everyone"), "everyone");
-        assert_eq!(sanitise_name("<@123>"), "123");
-        assert_eq!(sanitise_name("**bold**"), "bold");
-        assert_eq!(sanitise_name("\u{0007}"), "a member");
-        assert_eq!(sanitise_name("\u{202E}evil\u{2066}"), "evil");
     }
 
     #[test]

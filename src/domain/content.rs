@@ -317,8 +317,46 @@ fn check_topics(file: &TopicsFile, p: &mut Problems) {
     }
 }
 
+/// Every label: present (serde), not blank, short enough for a field or a
+/// button, keeping its placeholders; file names safe for `attachment://`.
+fn check_labels(labels: &super::labels::Labels, p: &mut Problems) {
+    let f = MESSAGES_FILE;
+    for (key, text, placeholders) in labels.entries() {
+        let entry = format!("labels.{key}");
+        p.text(f, &entry, "text", text, 300);
+        for hole in placeholders {
+            if !text.contains(&format!("{{{hole}}}")) {
+                p.push(f, &entry, format!("must contain {{{hole}}}"));
+            }
+        }
+    }
+    for (key, name) in [
+        ("chart_filename", &labels.chart_filename),
+        ("record_filename", &labels.record_filename),
+    ] {
+        let safe = name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !safe {
+            p.push(
+                f,
+                format!("labels.{key}"),
+                "must be a plain file name ([A-Za-z0-9._-], at most 64)",
+            );
+        }
+    }
+    if !labels.chart_filename.ends_with(".png") {
+        p.push(f, "labels.chart_filename", "must end in .png");
+    }
+    if !labels.record_filename.ends_with(".md") {
+        p.push(f, "labels.record_filename", "must end in .md");
+    }
+}
+
 fn check_messages(m: &Messages, p: &mut Problems) {
     let f = MESSAGES_FILE;
+    check_labels(&m.labels, p);
     let c = &m.commands;
     for (key, value) in [
         ("django", &c.django),

@@ -133,6 +133,7 @@ pub struct Texts {
 pub struct Messages {
     pub commands: CommandTexts,
     pub text: Texts,
+    pub labels: super::labels::Labels,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -197,6 +198,10 @@ impl KnowledgeBase {
 
     pub fn texts(&self) -> &Texts {
         &self.messages.text
+    }
+
+    pub fn labels(&self) -> &super::labels::Labels {
+        &self.messages.labels
     }
 }
 

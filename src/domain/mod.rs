@@ -6,6 +6,7 @@
 
 pub mod content;
 pub mod knowledge;
+pub mod labels;
 pub mod questionnaire;
 pub mod scoring;
 pub mod search;

@@ -136,7 +136,10 @@ pub struct Recorded {
     /// Lower-cased header names; includes `authorization`.
     pub headers: BTreeMap<String, String>,
     /// The JSON body (`Null` when empty; a JSON string holding the raw text when not JSON).
+    /// For a multipart body, its `payload_json` part.
     pub body: Value,
+    /// The file parts of a multipart body.
+    pub uploads: Vec<super::multipart::Upload>,
     /// The status the fake answered.
     pub status: u16,
     pub at: Instant,
@@ -203,6 +206,8 @@ struct FakeState {
     /// Set by [`FakeDiscord::set_validation`]`(false)`: benches measure the bot, not the fake's
     /// schema checks (callback bodies and stored messages are then taken as they come).
     unvalidated: bool,
+    /// Attachment bytes by (message id, filename).
+    files: HashMap<(u64, String), Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -815,6 +820,11 @@ impl FakeDiscord {
     }
 
     /// All stored messages, oldest first.
+    /// The bytes of the attachment `filename` on message `message_id`.
+    pub async fn attachment(&self, message_id: u64, filename: &str) -> Option<Vec<u8>> {
+        self.state().files.get(&(message_id, filename.to_string())).cloned()
+    }
+
     pub async fn messages(&self) -> Vec<FakeMessage> {
         self.state().messages.values().map(FakeMessage::from_json).collect()
     }
@@ -1039,6 +1049,7 @@ impl FakeState {
             return Reply::error(404, 10062, "Unknown interaction");
         };
         let label = i.label.clone();
+        let source = i.source_message;
         let what = format!("callback type {} for interaction {id} ({label})", body["type"]);
         let reply = if i.token != token {
             self.violation(format!("{what}: wrong interaction token in the URL"));
@@ -1059,13 +1070,23 @@ impl FakeState {
             for p in spec::callback_policy_errors(body) {
                 self.violation(format!("{what}: {p}"));
             }
-            if !rejected.is_empty() {
-                for p in &rejected {
+            let ty = body["type"].as_u64().unwrap_or(0);
+            // An UPDATE_MESSAGE keeps the clicked message's files unless the body says otherwise.
+            let target = if ty == 7 { source } else { None };
+            let file_problems = self.file_problems(&body["data"], &rec.uploads, target);
+            if !rejected.is_empty() || !file_problems.is_empty() {
+                for p in rejected.iter().chain(&file_problems) {
                     self.violation(format!("{what}: {p}"));
                 }
-                Reply::invalid_form_body(&rejected)
+                Reply::invalid_form_body(&[rejected, file_problems].concat())
             } else {
-                self.apply_callback(id, &what, body)
+                let reply = self.apply_callback(id, &what, body);
+                if reply.status == 204 && matches!(ty, 4 | 7) {
+                    if let Some(msg) = self.interactions[&id].original {
+                        self.attach(msg, &body["data"], &rec.uploads);
+                    }
+                }
+                reply
             }
         };
         let i = self.interactions.get_mut(&id).expect("checked above");
@@ -1162,6 +1183,9 @@ impl FakeState {
         if let Some(r) = self.reject_webhook_body(&what, &rec.body, spec::followup_discord_errors) {
             return r;
         }
+        if let Some(r) = self.reject_files(&what, &rec.body, &rec.uploads, None) {
+            return r;
+        }
         // Discord: a follow-up right after a deferred response edits the "thinking" placeholder
         // instead of creating a message (and keeps the defer's ephemeral flag).
         let original = self.interactions[&id].original;
@@ -1172,6 +1196,7 @@ impl FakeState {
             }
             _ => self.create_message(id, &rec.body, false),
         };
+        self.attach(msg, &rec.body, &rec.uploads);
         let i = self.interactions.get_mut(&id).expect("known interaction");
         i.latest = Some(msg);
         if !i.own.contains(&msg) {
@@ -1207,7 +1232,11 @@ impl FakeState {
                 if let Some(r) = self.reject_webhook_body(&what, &rec.body, spec::message_edit_discord_errors) {
                     return r;
                 }
+                if let Some(r) = self.reject_files(&what, &rec.body, &rec.uploads, Some(msg)) {
+                    return r;
+                }
                 self.edit_message(msg, &rec.body);
+                self.attach(msg, &rec.body, &rec.uploads);
                 self.interactions.get_mut(&id).expect("known").latest = Some(msg);
                 Reply::json(200, self.messages[&msg].clone())
             }
@@ -1234,8 +1263,110 @@ impl FakeState {
         if let Some(r) = self.reject_webhook_body(&what, &rec.body, spec::channel_message_edit_discord_errors) {
             return r;
         }
+        if let Some(r) = self.reject_files(&what, &rec.body, &rec.uploads, Some(message)) {
+            return r;
+        }
         self.edit_message(message, &rec.body);
+        self.attach(message, &rec.body, &rec.uploads);
         Reply::json(200, self.messages[&message].clone())
+    }
+
+    /// Filenames of the attachments a stored message has.
+    fn attachment_names(&self, msg: Option<u64>) -> Vec<String> {
+        msg.and_then(|m| self.messages.get(&m))
+            .and_then(|m| m["attachments"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|a| a["filename"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// See [`super::multipart::problems`]; `target`: the message being edited.
+    fn file_problems(&self, body: &Value, uploads: &[super::multipart::Upload], target: Option<u64>) -> Vec<String> {
+        super::multipart::problems(body, uploads, &self.attachment_names(target))
+    }
+
+    fn reject_files(
+        &mut self,
+        what: &str,
+        body: &Value,
+        uploads: &[super::multipart::Upload],
+        target: Option<u64>,
+    ) -> Option<Reply> {
+        let problems = self.file_problems(body, uploads, target);
+        if problems.is_empty() {
+            return None;
+        }
+        for p in &problems {
+            self.violation(format!("{what}: {p}"));
+        }
+        Some(Reply::invalid_form_body(&problems))
+    }
+
+    /// Stores the files of an accepted message body on the message, as Discord
+    /// does: `attachments` objects with CDN URLs, and each embed's
+    /// `attachment://name` rewritten to its file's URL. A body listing
+    /// `attachments` replaces the list (existing ones kept by id).
+    fn attach(&mut self, msg_id: u64, body: &Value, uploads: &[super::multipart::Upload]) {
+        if body.get("attachments").is_none() && uploads.is_empty() {
+            return;
+        }
+        let Some(existing) = self.messages.get(&msg_id).map(|m| m["attachments"].clone()) else {
+            return;
+        };
+        let listed: Vec<Value> = body["attachments"].as_array().cloned().unwrap_or_default();
+        let mut kept: Vec<Value> = existing
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|old| body.get("attachments").is_none() || listed.iter().any(|l| l["id"] == old["id"]))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for up in uploads {
+            let index = up.field.trim_start_matches("files[").trim_end_matches(']').to_string();
+            let filename = listed
+                .iter()
+                .find(|a| a["id"].to_string().trim_matches('"') == index)
+                .and_then(|a| a["filename"].as_str().map(str::to_string))
+                .or_else(|| up.filename.clone())
+                .unwrap_or_else(|| "file".into());
+            let id = self.next_id();
+            let url = format!(
+                "https://cdn.discordapp.com/attachments/{}/{id}/{filename}",
+                FakeDiscord::CHANNEL_ID
+            );
+            let mut a = json!({
+                "id": id.to_string(),
+                "filename": filename,
+                "size": up.data.len(),
+                "url": url,
+                "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+                "content_type": up.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+            });
+            if let Ok(reader) = png::Decoder::new(std::io::Cursor::new(&up.data)).read_info() {
+                a["width"] = json!(reader.info().width);
+                a["height"] = json!(reader.info().height);
+            }
+            self.files.insert((msg_id, filename.clone()), up.data.clone());
+            kept.push(a);
+        }
+        let msg = self.messages.get_mut(&msg_id).expect("checked above");
+        if let Some(embeds) = msg["embeds"].as_array_mut() {
+            for e in embeds {
+                let Some(name) = e["image"]["url"].as_str().and_then(|u| u.strip_prefix("attachment://")) else {
+                    continue;
+                };
+                if let Some(a) = kept.iter().find(|a| a["filename"].as_str() == Some(name)) {
+                    e["image"] = json!({ "url": a["url"], "proxy_url": a["proxy_url"], "width": a["width"], "height": a["height"] });
+                }
+            }
+        }
+        msg["attachments"] = Value::Array(kept);
+        self.check_stored(msg_id);
     }
 
     /// Records the problems of a webhook message body; `Some(400)` if Discord would refuse it.
@@ -1450,7 +1581,36 @@ impl FakeState {
 
 async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let text = String::from_utf8_lossy(&body).into_owned();
+    // A multipart body: its `payload_json` is the JSON body, the rest are files.
+    let mut uploads = Vec::new();
+    let mut multipart_error = None;
+    let mut payload = None;
+    let boundary = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::multipart::boundary);
+    if let Some(boundary) = boundary {
+        match super::multipart::parse(&body, &boundary) {
+            Ok(parts) => {
+                for part in parts {
+                    if part.field == "payload_json" {
+                        match serde_json::from_slice::<Value>(&part.data) {
+                            Ok(v) => payload = Some(v),
+                            Err(e) => multipart_error = Some(format!("payload_json is not JSON: {e}")),
+                        }
+                    } else {
+                        uploads.push(part);
+                    }
+                }
+                if payload.is_none() && multipart_error.is_none() {
+                    multipart_error = Some("multipart body without payload_json".into());
+                }
+            }
+            Err(e) => multipart_error = Some(format!("malformed multipart body: {e}")),
+        }
+    }
     let mut rec = Recorded {
+        uploads,
         method: method.to_string(),
         path: uri.path().to_string(),
         query: uri.query().map(str::to_string),
@@ -1463,10 +1623,10 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
                 )
             })
             .collect(),
-        body: if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        body: match payload {
+            Some(p) => p,
+            None if body.is_empty() => Value::Null,
+            None => serde_json::from_str(&text).unwrap_or(Value::String(text)),
         },
         status: 0,
         at: Instant::now(),
@@ -1477,6 +1637,9 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
     }
     let reply = {
         let mut st = inner.lock();
+        if let Some(e) = multipart_error {
+            st.violation(format!("{} {}: {e}", rec.method, rec.path));
+        }
         let fault = if matches!(route, Route::Gateway | Route::GatewayBot) {
             None
         } else {

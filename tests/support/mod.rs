@@ -5,6 +5,7 @@
 //! - [`spec`]: validation of the bot's request bodies against Discord's OpenAPI spec
 //!   (`tests/fixtures/openapi.json`) and the documented limits the spec omits.
 //! - [`bot`]: the real bot run in-process against the fake, and clicking what it rendered.
+//! - [`multipart`]: multipart message bodies (files beside `payload_json`) and their checks.
 //! - [`flows`]: steps of a consultation shared by the end-to-end tests (team votes, the
 //!   session behind a message, waiting for REST traffic to settle).
 //!
@@ -18,6 +19,7 @@ pub mod bot;
 pub mod fake_discord;
 pub mod flows;
 pub mod http_sender;
+pub mod multipart;
 pub mod process;
 pub mod serve;
 pub mod spec;

@@ -1,0 +1,348 @@
+//! PNG charts of a result, rendered in process (plotters' bitmap backend,
+//! PNG-encoded with the `png` crate), with the DejaVu Sans font bundled in
+//! `assets/fonts/` (never a system font, no network):
+//! - a private consultation: each answer's contribution as a diverging bar,
+//!   toward the first framework (right) or the second (left), with the
+//!   verdict and confidence in the title;
+//! - a team: each question's vote split as a stacked bar, each option
+//!   coloured by the framework it pushes toward.
+//!
+//! All text comes from the view models and `[labels]`.
+
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, FontStyle};
+use thiserror::Error;
+
+use super::{clip, labels, Contribution, QuestionSplit, NEUTRAL_COLOUR};
+use crate::domain::content::{Content, FRAMEWORK_IDS};
+use crate::domain::labels::fill;
+
+/// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/fonts/DejaVu-LICENSE.txt`).
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+/// The family name the bundled font is registered under.
+const FAMILY: &str = "dejavu-sans";
+
+pub const WIDTH: u32 = 1000;
+const ROW_PRIVATE: u32 = 30;
+const ROW_TEAM: u32 = 36;
+/// Title, legend and axis.
+const CHROME: u32 = 150;
+/// Left margin for the row labels.
+const LABEL_AREA: u32 = 400;
+
+#[derive(Debug, Error)]
+pub enum ChartError {
+    #[error("the bundled font could not be loaded")]
+    Font,
+    #[error("drawing the chart failed: {0}")]
+    Draw(String),
+    #[error("encoding the chart as PNG failed: {0}")]
+    Encode(#[from] png::EncodingError),
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> ChartError {
+    ChartError::Draw(format!("{e:?}"))
+}
+
+/// Registers the bundled font once per process.
+fn font() -> Result<(), ChartError> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(ChartError::Font)
+    }
+}
+
+fn rgb(colour: u32) -> RGBColor {
+    RGBColor((colour >> 16) as u8, (colour >> 8) as u8, colour as u8)
+}
+
+fn framework_colour(content: &Content, id: Option<&str>) -> RGBColor {
+    rgb(id
+        .and_then(|id| content.knowledge.framework(id))
+        .map_or(NEUTRAL_COLOUR, |f| f.colour))
+}
+
+/// Encodes an RGB buffer as PNG.
+pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartError> {
+    let mut out = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header()?;
+        writer.write_image_data(rgb)?;
+        writer.finish()?;
+    }
+    Ok(out)
+}
+
+/// The framework names as shown on the legend: `(left, right)`.
+fn sides(content: &Content) -> (String, String) {
+    let name = |id: &str| super::framework_name(content, id);
+    (name(FRAMEWORK_IDS[1]), name(FRAMEWORK_IDS[0]))
+}
+
+/// A coloured square and its caption at `(x, y)`; returns the x after it.
+fn legend_item<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    x: i32,
+    y: i32,
+    colour: RGBColor,
+    caption: &str,
+) -> Result<i32, ChartError> {
+    area.draw(&Rectangle::new([(x, y - 7), (x + 14, y + 7)], colour.filled()))
+        .map_err(draw_err)?;
+    let style = TextStyle::from((FAMILY, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    area.draw_text(caption, &style, (x + 20, y)).map_err(draw_err)?;
+    let (w, _) = area.estimate_text_size(caption, &style).map_err(draw_err)?;
+    Ok(x + 20 + w as i32 + 24)
+}
+
+/// Private consultation: one diverging bar per answered option.
+/// `title`: the verdict line (see `labels.chart_private_title`).
+pub fn private(content: &Content, title: &str, rows: &[Contribution]) -> Result<Vec<u8>, ChartError> {
+    font()?;
+    let l = labels(content);
+    let n = rows.len().max(1);
+    let height = CHROME + ROW_PRIVATE * n as u32;
+    let mut buf = vec![255u8; (WIDTH * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let max = rows.iter().map(|r| r.points.abs()).fold(1.0_f64, f64::max) * 1.1;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(clip(title, 80), (FAMILY, 24))
+            .margin(16)
+            .margin_top(56)
+            .x_label_area_size(44)
+            .y_label_area_size(LABEL_AREA)
+            .build_cartesian_2d(-max..max, 0.0..n as f64)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc(l.chart_axis_points.as_str())
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 15))
+            .x_label_formatter(&|x| format!("{:.0}", x.abs()))
+            .draw()
+            .map_err(draw_err)?;
+        let (left, right) = sides(content);
+        let colour_right = framework_colour(content, Some(FRAMEWORK_IDS[0]));
+        let colour_left = framework_colour(content, Some(FRAMEWORK_IDS[1]));
+        chart
+            .draw_series(rows.iter().enumerate().map(|(i, r)| {
+                let y = (n - 1 - i) as f64;
+                let colour = if r.points >= 0.0 { colour_right } else { colour_left };
+                Rectangle::new([(0.0, y + 0.15), (r.points, y + 0.85)], colour.filled())
+            }))
+            .map_err(draw_err)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(0.0, 0.0), (0.0, n as f64)],
+                BLACK.stroke_width(1),
+            )))
+            .map_err(draw_err)?;
+        let label_style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, r) in rows.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(-max, (n - 1 - i) as f64 + 0.5));
+            root.draw_text(&clip(&r.label, 58), &label_style, (x - 8, y))
+                .map_err(draw_err)?;
+        }
+        // Legend: which side is which framework.
+        let y = 48;
+        let x = legend_item(
+            &root,
+            LABEL_AREA as i32 + 16,
+            y,
+            colour_left,
+            &fill(&l.chart_toward, &[("framework", &left)]),
+        )?;
+        legend_item(
+            &root,
+            x,
+            y,
+            colour_right,
+            &fill(&l.chart_toward, &[("framework", &right)]),
+        )?;
+        root.present().map_err(draw_err)?;
+    }
+    encode_png(&buf, WIDTH, height)
+}
+
+/// Team: one stacked bar per question, one segment per option with votes,
+/// coloured by the framework the option pushes toward.
+pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<Vec<u8>, ChartError> {
+    font()?;
+    let l = labels(content);
+    let n = splits.len().max(1);
+    let height = CHROME + ROW_TEAM * n as u32;
+    let mut buf = vec![255u8; (WIDTH * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_err)?;
+        let max = splits.iter().map(|s| s.voters).max().unwrap_or(1).max(1) as f64;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(clip(title, 80), (FAMILY, 24))
+            .margin(16)
+            .margin_top(56)
+            .x_label_area_size(44)
+            .y_label_area_size(LABEL_AREA)
+            .build_cartesian_2d(0.0..max, 0.0..n as f64)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_desc(l.chart_axis_votes.as_str())
+            .label_style((FAMILY, 14))
+            .axis_desc_style((FAMILY, 15))
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .draw()
+            .map_err(draw_err)?;
+        let label_style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        let inner_style =
+            TextStyle::from((FAMILY, 12).into_font().color(&WHITE)).pos(Pos::new(HPos::Center, VPos::Center));
+        for (i, s) in splits.iter().enumerate() {
+            let y = (n - 1 - i) as f64;
+            let mut x = 0.0;
+            for o in &s.options {
+                let x1 = x + o.votes as f64;
+                let colour = framework_colour(content, o.toward.as_deref());
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x, y + 0.12), (x1, y + 0.88)],
+                        colour.filled(),
+                    )))
+                    .map_err(draw_err)?;
+                // A white edge tells apart neighbouring options of one colour.
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x, y + 0.12), (x1, y + 0.88)],
+                        WHITE.stroke_width(1),
+                    )))
+                    .map_err(draw_err)?;
+                let (px0, py) = chart.backend_coord(&(x, y + 0.5));
+                let (px1, _) = chart.backend_coord(&(x1, y + 0.5));
+                let inner = format!("{} {}", o.short, o.votes);
+                let fits = |text: &str| {
+                    root.estimate_text_size(text, &inner_style)
+                        .is_ok_and(|(w, _)| (w as i32) < px1 - px0 - 6)
+                };
+                let shown = if fits(&inner) {
+                    Some(inner)
+                } else if fits(&o.votes.to_string()) {
+                    Some(o.votes.to_string())
+                } else {
+                    None
+                };
+                if let Some(text) = shown {
+                    root.draw_text(&text, &inner_style, ((px0 + px1) / 2, py))
+                        .map_err(draw_err)?;
+                }
+                x = x1;
+            }
+            let (px, py) = chart.backend_coord(&(0.0, y + 0.5));
+            root.draw_text(&clip(&s.short_prompt, 58), &label_style, (px - 8, py))
+                .map_err(draw_err)?;
+        }
+        let (left, right) = sides(content);
+        let y = 48;
+        let mut x = LABEL_AREA as i32 + 16;
+        x = legend_item(
+            &root,
+            x,
+            y,
+            framework_colour(content, Some(FRAMEWORK_IDS[0])),
+            &fill(&l.chart_toward, &[("framework", &right)]),
+        )?;
+        x = legend_item(
+            &root,
+            x,
+            y,
+            framework_colour(content, Some(FRAMEWORK_IDS[1])),
+            &fill(&l.chart_toward, &[("framework", &left)]),
+        )?;
+        legend_item(&root, x, y, rgb(NEUTRAL_COLOUR), &l.chart_neutral)?;
+        root.present().map_err(draw_err)?;
+    }
+    encode_png(&buf, WIDTH, height)
+}
+
+/// The chart of a finished consultation: a team's splits when `unity` is
+/// given (a team session), else each answer's contribution.
+pub fn of_result(
+    content: &Content,
+    session: &crate::domain::questionnaire::Session,
+    rec: &crate::domain::scoring::Recommendation,
+    unity: Option<&crate::domain::team::Unity>,
+) -> Result<Vec<u8>, ChartError> {
+    match unity.filter(|_| session.team.is_some()) {
+        Some(unity) => {
+            let result = super::team_result(content, session, rec, unity);
+            team(content, &title(content, &result.recommendation, true), &result.splits)
+        }
+        None => {
+            let view = super::recommendation(content, rec, super::Audience::Private);
+            private(
+                content,
+                &title(content, &view, false),
+                &super::contributions(content, session),
+            )
+        }
+    }
+}
+
+/// The chart title for a recommendation view.
+pub fn title(content: &Content, rec: &super::RecommendationView, team: bool) -> String {
+    let l = labels(content);
+    let template = if team {
+        &l.chart_team_title
+    } else {
+        &l.chart_private_title
+    };
+    fill(
+        template,
+        &[("verdict", &rec.title), ("confidence", &rec.confidence.to_string())],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::scoring::{picks_from_answers, recommend};
+    use crate::present::tests::{content, finished_session};
+    use crate::present::{contributions, recommendation, Audience};
+
+    fn decode(png_bytes: &[u8]) -> (u32, u32) {
+        let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        let reader = decoder.read_info().expect("a PNG header");
+        let info = reader.info();
+        (info.width, info.height)
+    }
+
+    #[test]
+    fn private_chart_is_a_png_sized_by_its_rows() {
+        let c = content();
+        let s = finished_session(&c, 0);
+        let rec = recommend(&c, &picks_from_answers(&s.answers));
+        let view = recommendation(&c, &rec, Audience::Private);
+        let rows = contributions(&c, &s);
+        let png_bytes = private(&c, &title(&c, &view, false), &rows).expect("renders");
+        assert_eq!(decode(&png_bytes), (WIDTH, CHROME + ROW_PRIVATE * rows.len() as u32));
+    }
+
+    #[test]
+    fn empty_charts_still_render() {
+        let c = content();
+        assert!(private(&c, "t", &[]).is_ok());
+        assert!(team(&c, "t", &[]).is_ok());
+    }
+}
