@@ -203,9 +203,15 @@ pub fn recommendation(content: &Content, rec: &Recommendation) -> String {
     if let Some(advice) = &rec.close_call_advice {
         let _ = writeln!(out, "\n{advice}");
     }
-    if !rec.reasons.is_empty() {
-        let _ = writeln!(out, "\nWhy:");
-        for r in &rec.reasons {
+    for (head, reasons) in [
+        ("Why", &rec.reasons_for),
+        ("What pulls the other way", &rec.reasons_against),
+    ] {
+        if reasons.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{head}:");
+        for r in reasons {
             let _ = writeln!(
                 out,
                 "  → {}: {} ({:+.1} toward {})",

@@ -495,31 +495,39 @@ pub fn recommendation_spec(content: &Content, rec: &Recommendation) -> EmbedSpec
     if let Some(a) = &rec.close_call_advice {
         description.push_str(&format!("\n\n{a}"));
     }
-    let why = rec
-        .reasons
-        .iter()
-        .map(|r| {
-            let share = if r.share < 1.0 {
-                format!(", {:.0}% of votes", r.share * 100.0)
-            } else {
-                String::new()
-            };
-            format!(
-                "→ **{}**: {} (+{:.1} {}{share})",
-                r.option_label,
-                r.text,
-                r.points,
-                framework_name(content, &r.toward)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let reason_lines = |reasons: &[crate::domain::scoring::Reason]| {
+        reasons
+            .iter()
+            .map(|r| {
+                let share = if r.share < 1.0 {
+                    format!(", {:.0}% of votes", r.share * 100.0)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "→ **{}**: {} (+{:.1} {}{share})",
+                    r.option_label,
+                    r.text,
+                    r.points,
+                    framework_name(content, &r.toward)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let mut fields = vec![
-        ("Why".to_string(), why, false),
+        ("Why".to_string(), reason_lines(&rec.reasons_for), false),
+        (
+            "What pulls the other way".to_string(),
+            reason_lines(&rec.reasons_against),
+            false,
+        ),
         ("Trade-offs to watch".to_string(), bullets(&rec.tradeoffs), false),
         ("Next steps".to_string(), bullets(&rec.next_steps), false),
         ("Packages".to_string(), bullets(&rec.packages), false),
     ];
+    // Discord refuses an empty field value; advice the answers did not call for is left out.
+    fields.retain(|(_, value, _)| !value.is_empty());
     if let Some(n) = &rec.fastapi_note {
         fields.push(("Also worth a look".to_string(), n.clone(), false));
     }
