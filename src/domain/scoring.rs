@@ -8,7 +8,9 @@
 //! Confidence comes from the winning margin as a share of the largest margin
 //! the same questions could have produced (`ratio`). Real projects never
 //! answer every question at an extreme, so a ratio of [`FULL_CONFIDENCE_RATIO`]
-//! already counts as certain: confidence is `50 + 50 × min(1, ratio / 0.5)`.
+//! already earns the highest confidence the bot will state, [`MAX_CONFIDENCE`]
+//! (95 %: no questionnaire makes a technology choice certain):
+//! confidence is `50 + 45 × min(1, ratio / 0.45)`.
 //! The bands, proven on the reference profiles in `tests/advice_profiles.rs`:
 //! a close call is below [`CLOSE_CALL_RATIO`] (confidence < 60 %), a textbook
 //! case lands at 75 % or more, and the band between is a verdict with a
@@ -35,8 +37,10 @@ const TIE_EPSILON: f64 = 1e-6;
 /// Below this share of the possible margin the result is a close call
 /// (confidence below 60 %).
 pub const CLOSE_CALL_RATIO: f64 = 0.1;
-/// A margin this large a share of the possible one is full confidence.
-pub const FULL_CONFIDENCE_RATIO: f64 = 0.5;
+/// A margin this large a share of the possible one earns [`MAX_CONFIDENCE`].
+pub const FULL_CONFIDENCE_RATIO: f64 = 0.45;
+/// The most confident the bot ever claims to be.
+pub const MAX_CONFIDENCE: u8 = 95;
 /// Reasons for the verdict listed in a recommendation.
 pub const MAX_REASONS: usize = 5;
 /// Reasons against the verdict listed in a recommendation.
@@ -124,7 +128,7 @@ pub struct Reason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recommendation {
     pub verdict: Verdict,
-    /// 50..=100.
+    /// 50..=MAX_CONFIDENCE (95).
     pub confidence: u8,
     /// (framework id, points), in `FRAMEWORK_IDS` order.
     pub scores: Vec<(String, f64)>,
@@ -173,7 +177,8 @@ fn max_margin(question: &Question) -> f64 {
 
 /// Confidence in percent for a margin that is `ratio` of the possible one.
 pub fn confidence_of(ratio: f64) -> u8 {
-    (50.0 + 50.0 * (ratio / FULL_CONFIDENCE_RATIO).clamp(0.0, 1.0)).round() as u8
+    let span = f64::from(MAX_CONFIDENCE - 50);
+    (50.0 + span * (ratio / FULL_CONFIDENCE_RATIO).clamp(0.0, 1.0)).round() as u8
 }
 
 /// The pushes of one question's picks, summed.
@@ -572,8 +577,8 @@ mod tests {
         assert!(confidence_of(CLOSE_CALL_RATIO - 0.001) <= 60);
         assert_eq!(confidence_of(CLOSE_CALL_RATIO), 60);
         assert_eq!(confidence_of(0.25), 75);
-        assert_eq!(confidence_of(FULL_CONFIDENCE_RATIO), 100);
-        assert_eq!(confidence_of(3.0), 100);
+        assert_eq!(confidence_of(FULL_CONFIDENCE_RATIO), MAX_CONFIDENCE);
+        assert_eq!(confidence_of(3.0), MAX_CONFIDENCE);
     }
 
     #[test]
