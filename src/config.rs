@@ -74,12 +74,15 @@ impl Default for DiscordConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ContentConfig {
     pub dir: PathBuf,
+    /// `check` warns about dated facts whose as_of is older than this.
+    pub max_fact_age_days: u32,
 }
 
 impl Default for ContentConfig {
     fn default() -> Self {
         ContentConfig {
             dir: "responses".into(),
+            max_fact_age_days: 365,
         }
     }
 }

@@ -208,6 +208,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 config.storage.path = d.clone();
             }
             let content = Content::load(&config.content.dir)?;
+            // Old facts are a warning, not a failure: they may still be true.
+            let today = chrono::Utc::now().date_naive();
+            for w in content.stale_facts(today, config.content.max_fact_age_days) {
+                eprintln!("warning: {}/{w}", config.content.dir.display());
+            }
             println!(
                 "ok: configuration valid; {} frameworks, {} topics, {} questions in {}",
                 content.knowledge.frameworks.len(),

@@ -169,7 +169,9 @@ fn run_bin(args: &[String], input: &str, cwd: &Path) -> Run {
 }
 
 /// A consultation profile as option ids, turned into the lines a user types
-/// (1-based option numbers, comma-separated for multi-choice).
+/// (1-based option numbers, comma-separated for multi-choice). The path
+/// follows the questionnaire, taking each question's answer from the profile
+/// by id, so profiles do not depend on the order of the questions.
 struct Scripted {
     lines: Vec<String>,
     /// `(step, total)` the binary must show before each answer.
@@ -181,9 +183,11 @@ fn path(profile: &[(&str, &[&str])]) -> Scripted {
     let mut answers: Vec<Answer> = Vec::new();
     let mut lines = Vec::new();
     let mut steps = Vec::new();
-    for (question, options) in profile {
-        let current = q.next_question(&answers).expect("profile longer than the path");
-        assert_eq!(current.id, *question, "profile does not follow the questionnaire");
+    while let Some(current) = q.next_question(&answers) {
+        let (_, options) = profile
+            .iter()
+            .find(|(question, _)| *question == current.id)
+            .unwrap_or_else(|| panic!("profile has no answer for {:?}", current.id));
         steps.push(q.progress(&answers));
         let numbers: Vec<String> = options
             .iter()
@@ -193,7 +197,11 @@ fn path(profile: &[(&str, &[&str])]) -> Scripted {
         let ids: Vec<String> = options.iter().map(|o| o.to_string()).collect();
         answers.push(q.validate_answer(current, &ids).unwrap());
     }
-    assert!(q.next_question(&answers).is_none(), "profile stops before the end");
+    assert_eq!(
+        answers.len(),
+        profile.len(),
+        "profile answers questions not on its path"
+    );
     Scripted { lines, steps }
 }
 
@@ -205,6 +213,7 @@ const DJANGO: &[(&str, &[&str])] = &[
     ("templates", &["server_forms"]),
     ("async_needs", &["realtime"]),
     ("realtime_kind", &["chat", "notifications"]),
+    ("features", &["languages"]),
     ("scale", &["feature_growth"]),
     ("security", &["regulated"]),
     ("team_size", &["medium"]),

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use framework_advisor::domain::content::{
-    Content, ContentError, ContentErrors, FRAMEWORKS_FILE, MESSAGES_FILE, QUESTIONNAIRE_FILE, TOPICS_FILE,
+    Content, ContentError, ContentErrors, ADVICE_FILE, FRAMEWORKS_FILE, MESSAGES_FILE, QUESTIONNAIRE_FILE, TOPICS_FILE,
 };
 use framework_advisor::domain::questionnaire::QuestionKind;
 
@@ -358,12 +358,12 @@ fn condition_on_an_option_that_does_not_exist() {
 
 #[test]
 fn question_skipped_by_every_answer_is_unreachable() {
-    // project_type is always asked; skipping templates for all 7 of its options
+    // project_type is always asked; skipping templates for all 8 of its options
     // means no path ever asks templates.
     let (errors, _) = broken(
         QUESTIONNAIRE_FILE,
         "any_of = [\"api_only\", \"microservice\", \"ml_serving\"] }",
-        "any_of = [\"content_site\", \"ecommerce\", \"saas\", \"api_only\", \"microservice\", \"ml_serving\", \"prototype\"] }",
+        "any_of = [\"content_site\", \"ecommerce\", \"saas\", \"internal_tool\", \"api_only\", \"microservice\", \"ml_serving\", \"prototype\"] }",
     );
     assert_one(&errors, QUESTIONNAIRE_FILE, "question \"templates\"", &["unreachable"]);
 }
@@ -377,7 +377,7 @@ fn question_shown_only_after_an_unreachable_one_is_unreachable_too() {
         dir.path(),
         QUESTIONNAIRE_FILE,
         "show_if = { question = \"project_type\", any_of = [\"ml_serving\"] }",
-        "skip_if = { question = \"project_type\", any_of = [\"content_site\", \"ecommerce\", \"saas\", \"api_only\", \"microservice\", \"ml_serving\", \"prototype\"] }",
+        "skip_if = { question = \"project_type\", any_of = [\"content_site\", \"ecommerce\", \"saas\", \"internal_tool\", \"api_only\", \"microservice\", \"ml_serving\", \"prototype\"] }",
     );
     edit(
         dir.path(),
@@ -394,13 +394,21 @@ fn question_shown_only_after_an_unreachable_one_is_unreachable_too() {
 #[test]
 fn duplicate_question_id() {
     let (errors, _) = broken(QUESTIONNAIRE_FILE, "id = \"maintenance\"\n", "id = \"deadline\"\n");
-    assert_one(&errors, QUESTIONNAIRE_FILE, "question \"deadline\"", &["defined twice"]);
+    assert_problem(&errors, QUESTIONNAIRE_FILE, "question \"deadline\"", &["defined twice"]);
+    // The advice that named the renamed question is reported too.
+    assert_problem(
+        &errors,
+        ADVICE_FILE,
+        "experiments.maintenance",
+        &["unknown question \"maintenance\""],
+    );
 }
 
 #[test]
 fn duplicate_option_id_in_one_question() {
     let (errors, _) = broken(QUESTIONNAIRE_FILE, "id = \"occasional\"\n", "id = \"essential\"\n");
-    assert_one(
+    // Advice conditions naming "admin.occasional" are reported as well.
+    assert_problem(
         &errors,
         QUESTIONNAIRE_FILE,
         "question \"admin\", option \"essential\"",
@@ -562,7 +570,8 @@ fn option_id_that_cannot_travel_in_a_custom_id() {
         "id = \"batch_scoring\"\n",
         "id = \"Batch Scoring\"\n",
     );
-    assert_one(
+    // Advice conditions naming "ml_kind.batch_scoring" are reported as well.
+    assert_problem(
         &errors,
         QUESTIONNAIRE_FILE,
         "question \"ml_kind\", option \"Batch Scoring\"",
@@ -758,8 +767,14 @@ fn missing_file() {
 fn missing_directory_names_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let errors = load_err(&dir.path().join("nope"));
-    assert_eq!(errors.len(), 4, "{}", show(&errors));
-    for file in [FRAMEWORKS_FILE, TOPICS_FILE, QUESTIONNAIRE_FILE, MESSAGES_FILE] {
+    assert_eq!(errors.len(), 5, "{}", show(&errors));
+    for file in [
+        FRAMEWORKS_FILE,
+        TOPICS_FILE,
+        QUESTIONNAIRE_FILE,
+        MESSAGES_FILE,
+        ADVICE_FILE,
+    ] {
         assert_problem(&errors, file, "file", &["cannot read"]);
     }
 }
@@ -852,4 +867,89 @@ fn chart_file_name_must_be_safe_for_attachment_urls() {
         "chart_filename = \"my chart.png\"",
     );
     assert_one(&errors, MESSAGES_FILE, "labels.chart_filename", &["plain file name"]);
+}
+
+// ---------------------------------------------------------------------------
+// Advice conditions and dated facts.
+
+#[test]
+fn advice_condition_naming_an_unknown_question() {
+    let (errors, _) = broken(
+        FRAMEWORKS_FILE,
+        "when = { all_of = [\"features.multi_tenant\"] }",
+        "when = { all_of = [\"tenancy.multi_tenant\"] }",
+    );
+    assert_one(
+        &errors,
+        FRAMEWORKS_FILE,
+        "framework \"django\", tradeoff 2 (\"django-tenants isolates tenants in Postg\")",
+        &["when.all_of", "unknown question \"tenancy\""],
+    );
+}
+
+#[test]
+fn advice_condition_naming_an_unknown_option() {
+    let (errors, _) = broken(
+        FRAMEWORKS_FILE,
+        "when = { all_of = [\"auth.sso\"] }",
+        "when = { all_of = [\"auth.saml\"] }",
+    );
+    assert_one(
+        &errors,
+        FRAMEWORKS_FILE,
+        "framework \"django\", next_step 3 (\"Use mozilla-django-oidc for company SSO \")",
+        &["option \"saml\"", "question \"auth\" does not have"],
+    );
+}
+
+#[test]
+fn advice_condition_that_is_not_question_dot_option() {
+    let (errors, _) = broken(
+        ADVICE_FILE,
+        "when = { all_of = [\"async_needs.async_first\"] }",
+        "when = { all_of = [\"async_first\"] }",
+    );
+    assert_one(
+        &errors,
+        ADVICE_FILE,
+        "fastapi 3",
+        &["\"async_first\" is not question.option"],
+    );
+}
+
+#[test]
+fn experiment_for_an_unknown_question() {
+    let (errors, _) = broken(ADVICE_FILE, "\nadmin = \"", "\nback_office = \"");
+    assert_one(&errors, ADVICE_FILE, "experiments.back_office", &["unknown question"]);
+}
+
+#[test]
+fn close_call_template_without_its_placeholders() {
+    let (errors, _) = broken(ADVICE_FILE, "{against_reason}", "the other answers");
+    assert_one(&errors, ADVICE_FILE, "texts.close_call_tension", &["{against_reason}"]);
+}
+
+#[test]
+fn every_dated_fact_has_a_source_and_the_fresh_ones_are_not_stale() {
+    let c = load_real();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+    // Checked on 2026-12-01 or a few months before: nothing is a year old.
+    let stale = c.stale_facts(today, 365);
+    assert!(stale.is_empty(), "{}", show(&stale));
+    // Two years on, every fact is due for a check, each one named.
+    let later = chrono::NaiveDate::from_ymd_opt(2028, 12, 1).unwrap();
+    let stale = c.stale_facts(later, 365);
+    let facts: usize = c.knowledge.frameworks.iter().map(|f| f.facts.len()).sum::<usize>()
+        + c.knowledge.topics.iter().map(|t| t.facts.len()).sum::<usize>();
+    assert_eq!(stale.len(), facts);
+    assert!(
+        stale.iter().any(|e| e.file == FRAMEWORKS_FILE
+            && e.entry
+                .starts_with("framework \"django\", fact \"Django 6.1 was released")),
+        "{}",
+        show(&stale)
+    );
+    assert!(stale
+        .iter()
+        .all(|e| e.message.contains("days old") && e.message.contains("365")));
 }

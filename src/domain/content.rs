@@ -14,13 +14,15 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+use super::advice::{split_atom, AdviceFile, AdviceItem, When};
 use super::knowledge::{normalise, Fact, FrameworksFile, KnowledgeBase, Messages, TopicsFile};
-use super::questionnaire::{Condition, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
+use super::questionnaire::{Condition, Question, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
 
 pub const FRAMEWORKS_FILE: &str = "frameworks.toml";
 pub const TOPICS_FILE: &str = "topics.toml";
 pub const QUESTIONNAIRE_FILE: &str = "questionnaire.toml";
 pub const MESSAGES_FILE: &str = "messages.toml";
+pub const ADVICE_FILE: &str = "advice.toml";
 
 /// The framework ids the product compares; topics have one field for each.
 pub const FRAMEWORK_IDS: [&str; 2] = ["django", "flask"];
@@ -76,6 +78,8 @@ impl fmt::Display for ContentErrors {
 pub struct Content {
     pub knowledge: KnowledgeBase,
     pub questionnaire: Questionnaire,
+    /// Close-call and FastAPI sentences, and when the FastAPI note applies.
+    pub advice: AdviceFile,
 }
 
 struct Problems {
@@ -119,15 +123,6 @@ impl Problems {
                 entry,
                 format!("id {id:?} must be 1..={} characters of a-z, 0-9 and _", limits::ID),
             );
-        }
-    }
-
-    fn list(&mut self, file: &str, entry: &str, what: &str, items: &[String], max: usize) {
-        if items.is_empty() {
-            self.push(file, entry, format!("{what} is empty"));
-        }
-        for (i, item) in items.iter().enumerate() {
-            self.text(file, entry, &format!("{what}[{i}]"), item, max);
         }
     }
 
@@ -176,6 +171,46 @@ fn valid_as_of(s: &str) -> bool {
     }
 }
 
+/// The day an `as_of` stands for (the first of the month for `YYYY-MM`).
+fn as_of_date(s: &str) -> Option<chrono::NaiveDate> {
+    let mut parts = s.split('-').map(|p| p.parse::<u32>().ok());
+    let (y, m) = (parts.next()??, parts.next()??);
+    let d = parts.next().map_or(Some(1), |d| d)?;
+    chrono::NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d)
+}
+
+impl Content {
+    /// Dated facts checked more than `max_age_days` before `today`: a
+    /// warning for `check` to print (facts age, they do not break), naming
+    /// the file and the entry.
+    pub fn stale_facts(&self, today: chrono::NaiveDate, max_age_days: u32) -> Vec<ContentError> {
+        let frameworks = self.knowledge.frameworks.iter().flat_map(|fw| {
+            fw.facts
+                .iter()
+                .map(move |f| (FRAMEWORKS_FILE, format!("framework {:?}", fw.id), f))
+        });
+        let topics = self.knowledge.topics.iter().flat_map(|t| {
+            t.facts
+                .iter()
+                .map(move |f| (TOPICS_FILE, format!("topic {:?}", t.id), f))
+        });
+        frameworks
+            .chain(topics)
+            .filter_map(|(file, entry, fact)| {
+                let age = (today - as_of_date(&fact.as_of)?).num_days();
+                (age > i64::from(max_age_days)).then(|| ContentError {
+                    file: file.to_string(),
+                    entry: format!("{entry}, fact {:?}", fact.text.chars().take(50).collect::<String>()),
+                    message: format!(
+                        "as_of {} is {age} days old (more than {max_age_days}); check it again",
+                        fact.as_of
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
 fn read<T: DeserializeOwned>(dir: &Path, file: &str, problems: &mut Problems) -> Option<T> {
     let path = dir.join(file);
     let text = match std::fs::read_to_string(&path) {
@@ -212,6 +247,7 @@ impl Content {
         let topics: Option<TopicsFile> = read(dir, TOPICS_FILE, &mut p);
         let questionnaire: Option<QuestionnaireFile> = read(dir, QUESTIONNAIRE_FILE, &mut p);
         let messages: Option<Messages> = read(dir, MESSAGES_FILE, &mut p);
+        let advice: Option<AdviceFile> = read(dir, ADVICE_FILE, &mut p);
         if let Some(f) = &frameworks {
             check_frameworks(f, &mut p);
         }
@@ -224,10 +260,20 @@ impl Content {
         if let Some(m) = &messages {
             check_messages(m, &mut p);
         }
-        match (frameworks, topics, questionnaire, messages) {
-            (Some(f), Some(t), Some(q), Some(m)) if p.list.is_empty() => Ok(Content {
+        // Conditions name questions and options: checked once both parsed.
+        if let Some(q) = &questionnaire {
+            if let Some(f) = &frameworks {
+                check_framework_advice(f, &q.questions, &mut p);
+            }
+            if let Some(a) = &advice {
+                check_advice(a, &q.questions, &mut p);
+            }
+        }
+        match (frameworks, topics, questionnaire, messages, advice) {
+            (Some(f), Some(t), Some(q), Some(m), Some(a)) if p.list.is_empty() => Ok(Content {
                 knowledge: KnowledgeBase::new(f.frameworks, t.topics, m),
                 questionnaire: Questionnaire { questions: q.questions },
+                advice: a,
             }),
             _ => Err(ContentErrors(p.list)),
         }
@@ -260,9 +306,29 @@ fn check_frameworks(file: &FrameworksFile, p: &mut Problems) {
                 p.push(f, &entry, format!("{what} {url:?} must be an https URL"));
             }
         }
-        p.list(f, &entry, "tradeoffs", &fw.tradeoffs, limits::LIST_ITEM);
-        p.list(f, &entry, "next_steps", &fw.next_steps, limits::LIST_ITEM);
-        p.list(f, &entry, "packages", &fw.packages, limits::LIST_ITEM);
+        for (what, items) in [
+            ("tradeoff", &fw.tradeoffs),
+            ("next_step", &fw.next_steps),
+            ("package", &fw.packages),
+        ] {
+            if items.is_empty() {
+                p.push(f, &entry, format!("has no [[framework.{what}]] entries"));
+            }
+            if !items.iter().any(|i| i.when == When::default()) {
+                // Some answers satisfy no condition; one unconditional item
+                // keeps the list (and its Discord field) from being empty.
+                p.push(f, &entry, format!("needs at least one {what} without `when`"));
+            }
+            for (i, item) in items.iter().enumerate() {
+                p.text(
+                    f,
+                    &format!("{entry}, {what} {i}"),
+                    "text",
+                    &item.text,
+                    limits::LIST_ITEM,
+                );
+            }
+        }
         for fact in &fw.facts {
             p.fact(f, &entry, fact, false);
         }
@@ -421,6 +487,97 @@ fn check_messages(m: &Messages, p: &mut Problems) {
     }
     if !t.shared_by.contains("{name}") {
         p.push(f, "text.shared_by", "must contain {name}");
+    }
+}
+
+/// One `when` condition: every atom is `question.option` naming a real
+/// question and one of its options.
+fn check_when(when: &When, questions: &[Question], file: &str, entry: &str, p: &mut Problems) {
+    // One message per problem: two options of one unknown question are one mistake.
+    let mut messages: Vec<String> = Vec::new();
+    for (list, atom) in when.atoms() {
+        let message = match split_atom(atom) {
+            None => Some(format!("when.{list} entry {atom:?} is not question.option")),
+            Some((qid, oid)) => match questions.iter().find(|q| q.id == qid) {
+                None => Some(format!("when.{list} names unknown question {qid:?}")),
+                Some(q) if q.option(oid).is_none() => Some(format!(
+                    "when.{list} names option {oid:?}, which question {qid:?} does not have"
+                )),
+                Some(_) => None,
+            },
+        };
+        if let Some(m) = message.filter(|m| !messages.contains(m)) {
+            messages.push(m);
+        }
+    }
+    for m in messages {
+        p.push(file, entry, m);
+    }
+}
+
+/// Where an advice item is, for error messages: its list, index and opening words.
+fn item_entry(framework: &str, what: &str, index: usize, item: &AdviceItem) -> String {
+    let start: String = item.text.chars().take(40).collect();
+    format!("framework {framework:?}, {what} {index} ({start:?})")
+}
+
+fn check_framework_advice(file: &FrameworksFile, questions: &[Question], p: &mut Problems) {
+    for fw in &file.frameworks {
+        for (what, items) in [
+            ("tradeoff", &fw.tradeoffs),
+            ("next_step", &fw.next_steps),
+            ("package", &fw.packages),
+        ] {
+            for (i, item) in items.iter().enumerate() {
+                check_when(
+                    &item.when,
+                    questions,
+                    FRAMEWORKS_FILE,
+                    &item_entry(&fw.id, what, i, item),
+                    p,
+                );
+            }
+        }
+    }
+}
+
+fn check_advice(a: &AdviceFile, questions: &[Question], p: &mut Problems) {
+    let f = ADVICE_FILE;
+    let t = &a.texts;
+    for (key, value, placeholders) in [
+        (
+            "close_call_tension",
+            &t.close_call_tension,
+            &["{for_reason}", "{for_name}", "{against_reason}", "{against_name}"][..],
+        ),
+        ("close_call_experiment", &t.close_call_experiment, &["{experiment}"][..]),
+        ("fastapi_because", &t.fastapi_because, &["{because}"][..]),
+        ("and", &t.and, &[][..]),
+    ] {
+        p.text(f, &format!("texts.{key}"), "text", value, 300);
+        for ph in placeholders {
+            if !value.contains(ph) {
+                p.push(f, format!("texts.{key}"), format!("must contain {ph}"));
+            }
+        }
+    }
+    for (qid, text) in &a.experiments {
+        let entry = format!("experiments.{qid}");
+        if !questions.iter().any(|q| &q.id == qid) {
+            p.push(f, &entry, format!("names unknown question {qid:?}"));
+        }
+        p.text(f, &entry, "text", text, 300);
+    }
+    if a.fastapi.is_empty() {
+        p.push(f, "fastapi", "no [[fastapi]] triggers");
+    }
+    for (i, trigger) in a.fastapi.iter().enumerate() {
+        let entry = format!("fastapi {i}");
+        if trigger.when == When::default() {
+            p.push(f, &entry, "when is empty: the note would appear for every answer");
+        }
+        check_when(&trigger.when, questions, f, &entry, p);
+        p.text(f, &entry, "because", &trigger.because, 200);
     }
 }
 
@@ -590,7 +747,16 @@ fn check_questionnaire(file: &QuestionnaireFile, p: &mut Problems) {
 
 #[cfg(test)]
 mod tests {
-    use super::valid_as_of;
+    use super::{as_of_date, valid_as_of};
+
+    #[test]
+    fn as_of_dates() {
+        use chrono::NaiveDate;
+        assert_eq!(as_of_date("2026-11"), NaiveDate::from_ymd_opt(2026, 11, 1));
+        assert_eq!(as_of_date("2026-11-30"), NaiveDate::from_ymd_opt(2026, 11, 30));
+        assert_eq!(as_of_date("2026-13"), None);
+        assert_eq!(as_of_date("late"), None);
+    }
 
     #[test]
     fn as_of_formats() {

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::advice::AdviceItem;
+
 /// A dated, sourced statement (a version, a release date, a known user), so
 /// it can be checked and updated later.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -31,9 +33,14 @@ pub struct Framework {
     pub website_url: String,
     pub tagline: String,
     pub summary: String,
-    pub tradeoffs: Vec<String>,
-    pub next_steps: Vec<String>,
-    pub packages: Vec<String>,
+    /// Advice for a verdict in this framework's favour, each item with the
+    /// answers it applies to; file order is priority.
+    #[serde(rename = "tradeoff")]
+    pub tradeoffs: Vec<AdviceItem>,
+    #[serde(rename = "next_step")]
+    pub next_steps: Vec<AdviceItem>,
+    #[serde(rename = "package")]
+    pub packages: Vec<AdviceItem>,
     #[serde(default, rename = "fact")]
     pub facts: Vec<Fact>,
 }

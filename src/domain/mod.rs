@@ -4,6 +4,7 @@
 //! Nothing here imports serenity, sled or tokio; everything is a value in and
 //! a value out, so it is tested without Discord and without a disk.
 
+pub mod advice;
 pub mod content;
 pub mod knowledge;
 pub mod labels;

@@ -268,12 +268,9 @@ pub fn recommendation(content: &Content, rec: &Recommendation, audience: Audienc
     let l = labels(content);
     let (verdict, title) = verdict_texts(content, &rec.verdict, audience);
     let framework = rec.verdict.framework().map(str::to_string);
-    // With no side ahead every reason is "for" the (undecided) verdict.
-    let (reasons_for, reasons_against): (Vec<ReasonView>, Vec<ReasonView>) = rec
-        .reasons
-        .iter()
-        .map(|r| reason_view(content, r))
-        .partition(|r| framework.as_deref().is_none_or(|f| f == r.toward));
+    // Scoring ranks and splits the reasons (net effect on the verdict).
+    let reasons_for: Vec<ReasonView> = rec.reasons_for.iter().map(|r| reason_view(content, r)).collect();
+    let reasons_against: Vec<ReasonView> = rec.reasons_against.iter().map(|r| reason_view(content, r)).collect();
     let scores = rec
         .scores
         .iter()
@@ -593,7 +590,8 @@ pub(crate) mod tests {
             verdict: Verdict::Framework { id: "django".into() },
             confidence: 80,
             scores: vec![],
-            reasons: vec![],
+            reasons_for: vec![],
+            reasons_against: vec![],
             tradeoffs: vec![],
             next_steps: vec![],
             packages: vec![],
@@ -621,7 +619,8 @@ pub(crate) mod tests {
             let s = finished_session(&c, pick);
             let rec = recommend(&c, &picks_from_answers(&s.answers));
             let view = recommendation(&c, &rec, Audience::Private);
-            assert_eq!(view.reasons_for.len() + view.reasons_against.len(), rec.reasons.len());
+            assert_eq!(view.reasons_for.len(), rec.reasons_for.len());
+            assert_eq!(view.reasons_against.len(), rec.reasons_against.len());
             if let Some(f) = rec.verdict.framework() {
                 assert!(view.reasons_for.iter().all(|r| r.toward == f));
                 assert!(view.reasons_against.iter().all(|r| r.toward != f));

@@ -734,6 +734,7 @@ impl FakeDiscord {
                     query: None,
                     headers: BTreeMap::from([("content-type".to_string(), "application/json".to_string())]),
                     body: json_body,
+                    uploads: Vec::new(),
                     status: 0,
                     at: Instant::now(),
                 };
