@@ -1603,6 +1603,20 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
                         uploads.push(part);
                     }
                 }
+                // Discord accepts the placeholder id of a new file as a number (its docs'
+                // examples, and serenity, send `"id": 0`); the OpenAPI description types every
+                // attachment id as a snowflake string. Read it as Discord does.
+                let stringify = |list: Option<&mut Value>| {
+                    for a in list.and_then(Value::as_array_mut).into_iter().flatten() {
+                        if let Some(n) = a["id"].as_u64() {
+                            a["id"] = json!(n.to_string());
+                        }
+                    }
+                };
+                if let Some(p) = payload.as_mut() {
+                    stringify(p.get_mut("attachments"));
+                    stringify(p.get_mut("data").and_then(|d| d.get_mut("attachments")));
+                }
                 if payload.is_none() && multipart_error.is_none() {
                     multipart_error = Some("multipart body without payload_json".into());
                 }
