@@ -307,7 +307,7 @@ impl EventHandler for Handler {
         let _enter = span.enter();
         let http = self.interaction_http.as_ref();
 
-        match self.limiter.check(user) {
+        match self.limiter.check(user, ops::Budget::of_kind(kind)) {
             ops::Verdict::Allowed => {}
             verdict => {
                 let notify = verdict == ops::Verdict::LimitedNotify;

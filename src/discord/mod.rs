@@ -81,10 +81,7 @@ pub async fn run(
     let sync_done = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
     let health = options.health.unwrap_or_default();
     health.set_store(true);
-    let limiter = Arc::new(crate::ops::UserLimiter::new(
-        config.limits.per_user_per_minute,
-        config.limits.per_user_burst,
-    ));
+    let limiter = Arc::new(crate::ops::UserLimiter::from_config(&config.limits));
     let handler = Handler {
         app: app.clone(),
         refresher: Arc::new(handler::TeamRefresher::default()),

@@ -2,6 +2,8 @@
 //!
 //! - [`fake_discord`]: a fake Discord (REST + gateway) on 127.0.0.1 that the real serenity
 //!   client connects to; it records what the bot sends and refuses surprises.
+//! - [`interaction_builder`]: what Discord sends the bot (commands, autocomplete, clicks), built
+//!   only from what the bot registered and rendered; every transport of the fake uses it.
 //! - [`spec`]: validation of the bot's request bodies against Discord's OpenAPI spec
 //!   (`tests/fixtures/openapi.json`) and the documented limits the spec omits.
 //! - [`bot`]: the real bot run in-process against the fake, and clicking what it rendered.
@@ -14,6 +16,7 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod flows;
+pub mod interaction_builder;
 pub mod process;
 pub mod spec;
 
