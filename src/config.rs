@@ -134,17 +134,25 @@ pub struct MetricsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    /// Interactions one user may make per minute, sustained.
+    /// Commands and free text (slash commands, autocomplete) one user may send per minute, sustained.
     pub per_user_per_minute: u32,
-    /// How many at once before the per-minute rate applies.
+    /// How many commands at once before the per-minute rate applies.
     pub per_user_burst: u32,
+    /// Clicks (buttons, selects) one user may make per minute, sustained. A budget of its
+    /// own: clicking through a consultation is many quick clicks and must never be refused.
+    pub clicks_per_minute: u32,
+    /// How many clicks at once before the per-minute rate applies.
+    pub clicks_burst: u32,
 }
 
 impl Default for LimitsConfig {
+    /// Sized in `config.example.toml` (the arithmetic is there).
     fn default() -> Self {
         LimitsConfig {
             per_user_per_minute: 60,
-            per_user_burst: 15,
+            per_user_burst: 25,
+            clicks_per_minute: 120,
+            clicks_burst: 64,
         }
     }
 }
@@ -262,6 +270,12 @@ impl Config {
             return Err(ConfigError::Key {
                 key: "limits.per_user_per_minute",
                 problem: "limits must be at least 1 (per_user_per_minute and per_user_burst)".into(),
+            });
+        }
+        if self.limits.clicks_per_minute == 0 || self.limits.clicks_burst == 0 {
+            return Err(ConfigError::Key {
+                key: "limits.clicks_per_minute",
+                problem: "limits must be at least 1 (clicks_per_minute and clicks_burst)".into(),
             });
         }
         if !(100..=2900).contains(&self.discord.defer_after_ms) {

@@ -179,10 +179,35 @@ pub enum Verdict {
     LimitedQuiet,
 }
 
-/// Per-user rate limiting (GCRA via governor), with one notice per
-/// cool-down so a burst of clicks gets a single polite message.
+/// Which budget an interaction draws from.
+///
+/// Clicks on a consultation are many and quick by nature (a fast reader answers a question a
+/// second, and Back/Restart add more); commands and free text are few and cost more work
+/// (search, autocomplete on every keystroke). One shared budget would either refuse a fast
+/// reader or let a flood of commands through, so each has its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    /// Slash commands, autocomplete, modal submits: typed by the user.
+    Commands,
+    /// Buttons and selects on a message the bot sent.
+    Clicks,
+}
+
+impl Budget {
+    /// The budget of an interaction kind as the handler names it (`"component"` for clicks).
+    pub fn of_kind(kind: &str) -> Budget {
+        match kind {
+            "component" => Budget::Clicks,
+            _ => Budget::Commands,
+        }
+    }
+}
+
+/// Per-user rate limiting (GCRA via governor), one budget per [`Budget`], with one notice per
+/// cool-down (whichever budget ran out) so a burst gets a single polite message.
 pub struct UserLimiter {
-    limiter: DefaultKeyedRateLimiter<u64>,
+    commands: DefaultKeyedRateLimiter<u64>,
+    clicks: DefaultKeyedRateLimiter<u64>,
     notified: Mutex<std::collections::HashMap<u64, Instant>>,
     cooldown: Duration,
 }
@@ -195,20 +220,39 @@ impl std::fmt::Debug for UserLimiter {
     }
 }
 
+fn quota(per_minute: u32, burst: u32) -> Quota {
+    let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    Quota::per_minute(per_minute).allow_burst(burst)
+}
+
 impl UserLimiter {
-    /// `per_minute` sustained interactions with bursts of `burst`.
-    pub fn new(per_minute: u32, burst: u32) -> Self {
-        let per_minute = NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+    /// Commands: `per_minute` sustained with bursts of `burst`; clicks likewise with their own
+    /// figures.
+    pub fn new(commands: (u32, u32), clicks: (u32, u32)) -> Self {
         UserLimiter {
-            limiter: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+            commands: RateLimiter::keyed(quota(commands.0, commands.1)),
+            clicks: RateLimiter::keyed(quota(clicks.0, clicks.1)),
             notified: Mutex::new(Default::default()),
             cooldown: Duration::from_secs(10),
         }
     }
 
-    pub fn check(&self, user: u64) -> Verdict {
-        if self.limiter.check_key(&user).is_ok() {
+    /// The limiter the `[limits]` section describes.
+    pub fn from_config(limits: &crate::config::LimitsConfig) -> Self {
+        Self::new(
+            (limits.per_user_per_minute, limits.per_user_burst),
+            (limits.clicks_per_minute, limits.clicks_burst),
+        )
+    }
+
+    /// Takes one interaction of `budget` from `user`'s budget.
+    pub fn check(&self, user: u64, budget: Budget) -> Verdict {
+        let limiter = match budget {
+            Budget::Commands => &self.commands,
+            Budget::Clicks => &self.clicks,
+        };
+        if limiter.check_key(&user).is_ok() {
             return Verdict::Allowed;
         }
         metrics::counter!(names::RATE_LIMITED).increment(1);
@@ -225,8 +269,10 @@ impl UserLimiter {
 
     /// Forgets users who are back within their quota (keeps memory flat).
     pub fn housekeeping(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        for limiter in [&self.commands, &self.clicks] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
         let cooldown = self.cooldown;
         self.notified
             .lock()
@@ -234,9 +280,9 @@ impl UserLimiter {
             .retain(|_, at| at.elapsed() < cooldown);
     }
 
-    /// Users tracked right now (for tests of the housekeeping).
+    /// Users tracked right now (for tests of the housekeeping): the larger of the two budgets.
     pub fn tracked(&self) -> usize {
-        self.limiter.len()
+        self.commands.len().max(self.clicks.len())
     }
 }
 
@@ -246,14 +292,69 @@ mod tests {
 
     #[test]
     fn a_burst_beyond_the_limit_gets_one_notice() {
-        let l = UserLimiter::new(60, 3);
-        assert_eq!(l.check(1), Verdict::Allowed);
-        assert_eq!(l.check(1), Verdict::Allowed);
-        assert_eq!(l.check(1), Verdict::Allowed);
-        assert_eq!(l.check(1), Verdict::LimitedNotify);
-        assert_eq!(l.check(1), Verdict::LimitedQuiet);
-        assert_eq!(l.check(1), Verdict::LimitedQuiet);
-        assert_eq!(l.check(2), Verdict::Allowed, "users are limited separately");
+        let l = UserLimiter::new((60, 3), (60, 3));
+        assert_eq!(l.check(1, Budget::Commands), Verdict::Allowed);
+        assert_eq!(l.check(1, Budget::Commands), Verdict::Allowed);
+        assert_eq!(l.check(1, Budget::Commands), Verdict::Allowed);
+        assert_eq!(l.check(1, Budget::Commands), Verdict::LimitedNotify);
+        assert_eq!(l.check(1, Budget::Commands), Verdict::LimitedQuiet);
+        assert_eq!(l.check(1, Budget::Commands), Verdict::LimitedQuiet);
+        assert_eq!(
+            l.check(2, Budget::Commands),
+            Verdict::Allowed,
+            "users are limited separately"
+        );
+    }
+
+    #[test]
+    fn clicks_and_commands_have_budgets_of_their_own_and_one_notice() {
+        let l = UserLimiter::new((60, 2), (60, 4));
+        for _ in 0..2 {
+            assert_eq!(l.check(1, Budget::Commands), Verdict::Allowed);
+        }
+        assert_eq!(l.check(1, Budget::Commands), Verdict::LimitedNotify);
+        for _ in 0..4 {
+            assert_eq!(
+                l.check(1, Budget::Clicks),
+                Verdict::Allowed,
+                "commands do not use up clicks"
+            );
+        }
+        assert_eq!(
+            l.check(1, Budget::Clicks),
+            Verdict::LimitedQuiet,
+            "one notice per cool-down, whichever budget ran out"
+        );
+    }
+
+    #[test]
+    fn interaction_kinds_map_to_budgets() {
+        assert_eq!(Budget::of_kind("component"), Budget::Clicks);
+        for kind in ["command", "autocomplete", "modal", "other"] {
+            assert_eq!(Budget::of_kind(kind), Budget::Commands, "{kind}");
+        }
+    }
+
+    /// The default budgets let the longest legitimate private consultation through at full
+    /// speed: every question answered, gone Back and answered again, then Restart, Share and
+    /// New consultation. Any questionnaire change that makes that flow longer than the budget
+    /// fails here, pointing at `config.example.toml`'s arithmetic.
+    #[test]
+    fn default_click_budget_covers_the_longest_flow() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"));
+        let content = crate::domain::content::Content::load(dir).expect("responses/ loads");
+        let questions = content.questionnaire.questions.len() as u32;
+        let longest_flow = questions * 3 + 3;
+        let limits = crate::config::LimitsConfig::default();
+        assert!(
+            limits.clicks_burst >= longest_flow,
+            "clicks_burst {} < {longest_flow} clicks ({questions} questions x 3 + 3): resize [limits] in config.example.toml",
+            limits.clicks_burst
+        );
+        let l = UserLimiter::from_config(&limits);
+        for n in 0..longest_flow {
+            assert_eq!(l.check(7, Budget::Clicks), Verdict::Allowed, "click {n}");
+        }
     }
 
     #[test]

@@ -66,6 +66,23 @@ impl EventHandler for Bot {
             CreateCommand::new("slow")
                 .description("Defer, then edit and follow up")
                 .default_member_permissions(Permissions::MANAGE_GUILD),
+            CreateCommand::new("bad").description("Answer with a payload Discord refuses"),
+            // One option of each kind the fake checks: required with choices, a ranged integer,
+            // a length-limited string without autocomplete.
+            CreateCommand::new("shape")
+                .description("Options of every kind")
+                .add_option(
+                    CreateCommandOption::new(CommandOptionType::String, "size", "How big")
+                        .required(true)
+                        .add_string_choice("Small", "small")
+                        .add_string_choice("Large", "large"),
+                )
+                .add_option(
+                    CreateCommandOption::new(CommandOptionType::Integer, "count", "How many")
+                        .min_int_value(1)
+                        .max_int_value(5),
+                )
+                .add_option(CreateCommandOption::new(CommandOptionType::String, "note", "A note").max_length(10)),
         ];
         if let Err(e) = Command::set_global_commands(&ctx.http, commands).await {
             let _ = self.errors.send(format!("set_global_commands: {e}"));
@@ -169,6 +186,10 @@ async fn start_bot(fake: &FakeDiscord) -> (tokio::task::JoinHandle<()>, mpsc::Un
         let _ = client.start().await;
     });
     fake.wait_ready(T).await.expect("READY");
+    // Users can invoke commands once they are registered, not before.
+    fake.wait_requests(|r| r.is("PUT", "/commands") && r.status == 200, T)
+        .await
+        .expect("the bot registers its commands");
     (handle, rx)
 }
 
@@ -201,7 +222,7 @@ async fn command_click_select_and_resume_after_close_4000() {
     assert_eq!(put.status, 200, "{put}");
     assert_eq!(put.header("authorization"), Some("Bot test-token"));
     assert_eq!(fake.command_overwrites().await.len(), 1);
-    assert_eq!(fake.registered_commands(None).await.len(), 2);
+    assert_eq!(fake.registered_commands(None).await.len(), 4);
 
     // A slash command -> CHANNEL_MESSAGE_WITH_SOURCE, stored as a message.
     let alice = FakeUser::new(42, "alice");
@@ -581,4 +602,220 @@ fn validator_rejects_other_documented_limits() {
 fn fake_is_send_sync_clone() {
     fn check<T: Send + Sync + Clone>() {}
     check::<FakeDiscord>();
+}
+
+/// The fake builds interactions only from what the bot registered and rendered: each thing a
+/// Discord client could never send is refused, naming the command and option (or the message
+/// and custom_id), and never reaches the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_what_discord_would_never_send() {
+    let fake = FakeDiscord::start().await;
+    let (bot, mut errors) = start_bot(&fake).await;
+    fake.wait_requests(|r| r.is("PUT", "/commands") && r.status == 200, T)
+        .await
+        .unwrap();
+    let hana = FakeUser::new(49, "hana");
+    let refused = |what: &str, r: Result<u64, String>, needles: &[&str]| {
+        let e = r.expect_err(what);
+        for n in needles {
+            assert!(e.contains(n), "{what}: {n:?} in {e:?}");
+        }
+    };
+    let sent_before = fake.requests().await.len();
+
+    // Commands and options.
+    refused(
+        "an unregistered command",
+        fake.try_send_command(&hana, "nope", json!([])).await,
+        &["/nope", "no such command"],
+    );
+    refused(
+        "an unregistered option",
+        fake.try_send_command(
+            &hana,
+            "shape",
+            json!([{ "name": "size", "value": "small" }, { "name": "colour", "value": "red" }]),
+        )
+        .await,
+        &["/shape", "\"colour\"", "not registered"],
+    );
+    refused(
+        "a value outside the choices",
+        fake.try_send_command(&hana, "shape", json!([{ "name": "size", "value": "medium" }]))
+            .await,
+        &["/shape", "\"size\"", "medium", "choices"],
+    );
+    refused(
+        "a value of the wrong type",
+        fake.try_send_command(
+            &hana,
+            "shape",
+            json!([{ "name": "size", "value": "small" }, { "name": "count", "value": "three" }]),
+        )
+        .await,
+        &["/shape", "\"count\"", "wrong type"],
+    );
+    refused(
+        "an option sent as another type",
+        fake.try_send_command(
+            &hana,
+            "shape",
+            json!([{ "name": "size", "value": "small" }, { "type": 3, "name": "count", "value": "3" }]),
+        )
+        .await,
+        &["/shape", "\"count\"", "type 4"],
+    );
+    refused(
+        "a number above max_value",
+        fake.try_send_command(
+            &hana,
+            "shape",
+            json!([{ "name": "size", "value": "small" }, { "name": "count", "value": 9 }]),
+        )
+        .await,
+        &["\"count\"", "max_value"],
+    );
+    refused(
+        "a string over max_length",
+        fake.try_send_command(
+            &hana,
+            "shape",
+            json!([{ "name": "size", "value": "small" }, { "name": "note", "value": "eleven char" }]),
+        )
+        .await,
+        &["\"note\"", "max_length"],
+    );
+    refused(
+        "a missing required option",
+        fake.try_send_command(&hana, "shape", json!([{ "name": "count", "value": 2 }]))
+            .await,
+        &["/shape", "required option \"size\""],
+    );
+    refused(
+        "a command hidden by default_member_permissions",
+        fake.try_send_command(&hana, "slow", json!([])).await,
+        &["/slow", "permissions"],
+    );
+
+    // Autocomplete.
+    refused(
+        "autocomplete on an option without it",
+        fake.try_send_autocomplete(
+            &hana,
+            "shape",
+            json!([{ "name": "note", "value": "x", "focused": true }]),
+        )
+        .await,
+        &["/shape", "\"note\"", "autocomplete"],
+    );
+    refused(
+        "autocomplete with nothing focused",
+        fake.try_send_autocomplete(&hana, "ping", json!([{ "name": "topic", "value": "dj" }]))
+            .await,
+        &["/ping", "exactly one focused"],
+    );
+    refused(
+        "a focused option in a command",
+        fake.try_send_command(
+            &hana,
+            "ping",
+            json!([{ "name": "topic", "value": "dj", "focused": true }]),
+        )
+        .await,
+        &["/ping", "\"topic\"", "focused"],
+    );
+
+    // What is accepted reaches the bot: a valid command, with the type filled in.
+    let ok = fake
+        .try_send_command(
+            &hana,
+            "shape",
+            json!([{ "name": "size", "value": "large" }, { "name": "count", "value": 5 }]),
+        )
+        .await
+        .expect("a valid command is sent");
+    assert_eq!(fake.wait_callback(ok, T).await.unwrap()["type"], 4);
+    let msg = fake.latest_message_for(ok).await.unwrap();
+
+    // Clicks.
+    refused(
+        "a custom_id not on the message",
+        fake.try_send_component(&hana, msg.id, "forged", None).await,
+        &[&format!("message {}", msg.id), "\"forged\"", "not on the message"],
+    );
+    refused(
+        "a select value not offered",
+        fake.try_send_component(&hana, msg.id, "pick", Some(vec!["rails".into()]))
+            .await,
+        &["\"pick\"", "\"rails\"", "not offered"],
+    );
+    refused(
+        "more values than max_values",
+        fake.try_send_component(&hana, msg.id, "pick", Some(vec!["django".into(), "flask".into()]))
+            .await,
+        &["\"pick\"", "2 values picked"],
+    );
+    refused(
+        "values on a button",
+        fake.try_send_component(&hana, msg.id, "again", Some(vec!["django".into()]))
+            .await,
+        &["\"again\"", "button"],
+    );
+    refused(
+        "a message that does not exist",
+        fake.try_send_component(&hana, 12345, "again", None).await,
+        &["message 12345"],
+    );
+    let new = fake.send_component(&hana, msg.id, "new", None).await;
+    fake.wait_callback(new, T).await.unwrap();
+    let eph = fake.latest_message_for(new).await.unwrap();
+    assert!(eph.ephemeral);
+    refused(
+        "a click on someone else's ephemeral message",
+        fake.try_send_component(&FakeUser::new(50, "ivan"), eph.id, "again", None)
+            .await,
+        &["ephemeral"],
+    );
+    // An old snapshot is clickable (the user may still see it); one the bot never sent is not.
+    let clicked = fake.send_component(&hana, msg.id, "again", None).await;
+    fake.wait_callback(clicked, T).await.unwrap();
+    let replay = fake.send_component_on_snapshot(&hana, &msg, "new", None).await;
+    fake.wait_callback(replay, T).await.unwrap();
+    let mut doctored = msg.clone();
+    doctored.json["components"][0]["components"][0]["custom_id"] = json!("forged");
+    let caught = tokio::spawn({
+        let fake = fake.clone();
+        async move { fake.send_component_on_snapshot(&hana, &doctored, "forged", None).await }
+    })
+    .await
+    .expect_err("a doctored snapshot panics");
+    let text = caught.into_panic().downcast::<String>().map(|s| *s).unwrap_or_default();
+    assert!(text.contains("never sent or edited it into this state"), "{text}");
+
+    // Nothing refused went out: the bot saw only the accepted interactions.
+    let callbacks = fake.requests().await[sent_before..]
+        .iter()
+        .filter(|r| r.is("POST", "/callback"))
+        .count();
+    assert_eq!(callbacks, 4, "shape, new, again, the replayed new");
+    no_errors(&mut errors);
+    fake.assert_clean().await;
+    bot.abort();
+}
+
+#[test]
+fn a_disabled_button_cannot_be_clicked() {
+    use support::interaction_builder::component_data;
+    let message = json!({
+        "id": "7", "flags": 0,
+        "components": [{ "type": 1, "components": [
+            { "type": 2, "style": 1, "custom_id": "off", "label": "Off", "disabled": true },
+            { "type": 2, "style": 1, "custom_id": "on", "label": "On" },
+        ]}],
+    });
+    let user = FakeUser::new(51, "jo");
+    let err = component_data(&message, &user, "off", None).unwrap_err();
+    assert!(err.contains("\"off\"") && err.contains("disabled"), "{err}");
+    let data = component_data(&message, &user, "on", None).unwrap();
+    assert_eq!(data, json!({ "custom_id": "on", "component_type": 2 }));
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use support::bot::{answer_for, click, command, control, step_of, Bot, WAIT};
+use support::bot::{answer_for, click, click_snapshot, command, control, step_of, Bot, WAIT};
 use support::flows::{consult, member, session_of, settle_within, stored, team_control, team_start, vote, votes_field};
 use support::{FakeDiscord, FakeUser};
 
@@ -154,7 +154,8 @@ async fn private_consultation_survives_every_resumable_fault() {
     assert_eq!(step_of(&fake.message(msg).await.unwrap()).map(|s| s.0), Some(step + 1));
     assert_eq!(stored(&bot, &sid).revision, before.revision + 1);
     // The same click again (say the user's client retried): recognised as stale, not applied.
-    let (sid_click, body) = click(&fake, &user, msg, &id, values).await;
+    // The retry is of the rendering the user clicked, which the bot has since replaced.
+    let (sid_click, body) = click_snapshot(&fake, &user, &m, &id, values).await;
     assert_eq!(body["type"], json!(4), "a repeated click gets a fresh message: {body}");
     assert_ne!(body["data"]["flags"].as_u64().unwrap_or(0) & EPHEMERAL, 0);
     let reshown = fake.latest_message_for(sid_click).await.unwrap();
@@ -271,7 +272,7 @@ async fn team_consultation_survives_a_reconnect_and_a_close() {
     );
     // Repeating the old Next (rendered for revision 0) is refused and changes nothing: the
     // click is acknowledged, the message re-rendered, and the clicker told privately.
-    let (_, body) = click(&fake, &facilitator, msg, &team_control(&first, ":n"), None).await;
+    let (_, body) = click_snapshot(&fake, &facilitator, &first, &team_control(&first, ":n"), None).await;
     assert_eq!(body["type"], json!(6), "{body}");
     settle_within(&fake, WAIT).await;
     assert!(

@@ -1397,6 +1397,10 @@ fn alice() -> FakeUser {
     FakeUser::new(1_000_000_000_000_000_601, "alice")
 }
 
+/// The registered max_length of `/ask question` and of `topic`/`aspect`.
+const ASK_MAX: usize = 300;
+const TOPIC_MAX: usize = 100;
+
 fn ask(text: &str) -> Value {
     json!([{ "type": 3, "name": "question", "value": text }])
 }
@@ -1447,6 +1451,9 @@ async fn hostile_text_through_the_real_bot() {
         ("only whitespace", " \t \n  \u{3000} "),
         ("control characters", "\u{0007}\u{0000}orm\u{001B}[31m migrations"),
     ] {
+        // Discord cuts what can be typed at the registered max_length (300 for /ask).
+        let text: String = text.chars().take(ASK_MAX).collect();
+        let text = text.as_str();
         let (_, body) = command(&fake, &user, "ask", ask(text)).await;
         assert_eq!(body["type"], json!(4), "{what}: {body}");
         assert_inert(&body, what);
@@ -1470,6 +1477,9 @@ async fn hostile_text_through_the_real_bot() {
 
     // Topic options and autocomplete with the same text.
     for text in [long.as_str(), "\u{202E}mro", "@everyone", "\u{200B}", "   "] {
+        // At most the registered max_length (100) of a topic or aspect.
+        let text: String = text.chars().take(TOPIC_MAX).collect();
+        let text = text.as_str();
         for (name, key) in [("django", "topic"), ("compare", "aspect")] {
             let (_, body) = command(&fake, &user, name, json!([{ "type": 3, "name": key, "value": text }])).await;
             assert_eq!(body["type"], json!(4), "/{name} {key}: {body}");
@@ -1484,143 +1494,33 @@ async fn hostile_text_through_the_real_bot() {
     fake.assert_clean().await;
 }
 
-// ============================================ (d) unknown commands and component types
+// ========================================================== (d) unknown commands
 
+/// A command this build does not know still reaches it when an earlier deploy registered it
+/// globally (the bot now registers guild commands only and leaves the global ones alone):
+/// Discord offers and delivers it. The bot says it does not know it, privately.
+///
+/// What Discord cannot deliver is not tried here: unregistered subcommands or options, wrong
+/// option types, component types the bot never rendered, a modal it never opened (the fake
+/// refuses to build them; `fake_discord_selftest` proves that).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_commands_and_component_types_through_the_real_bot() {
+async fn unknown_commands_through_the_real_bot() {
     let fake = FakeDiscord::start().await;
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
     let user = alice();
     let texts = bot.app.content().knowledge.texts().clone();
-
-    for (name, options) in [
-        ("frobnicate", Value::Null),
-        ("consult", json!([{ "type": 1, "name": "explode", "options": [] }])),
-        ("advisor", Value::Null),
-        (
-            "consult",
-            json!([{ "type": 2, "name": "start", "options": [{ "type": 1, "name": "start", "options": [] }] }]),
-        ),
-        ("CONSULT", consult("start")),
-        ("ask", json!([{ "type": 4, "name": "question", "value": 42 }])),
-    ] {
-        let (_, body) = command(&fake, &user, name, options.clone()).await;
-        assert_eq!(body["type"], json!(4), "/{name} {options}: {body}");
-        assert_ne!(
-            body["data"]["flags"].as_u64().unwrap_or(0) & EPHEMERAL,
-            0,
-            "/{name}: private"
-        );
-        let content = body["data"]["content"].as_str().unwrap_or_default();
-        assert!(!content.is_empty(), "/{name} {options}: a notice: {body}");
-    }
-    let (_, body) = command(&fake, &user, "frobnicate", Value::Null).await;
-    assert_eq!(body["data"]["content"], json!(texts.unknown_command));
-
-    // A consultation, then components of kinds it never rendered aimed at its ids. The fake
-    // has no helper for these kinds, so they go out as raw dispatches: the fake does not know
-    // the interactions and answers the callbacks 404, which is fine; what the bot sent is
-    // read from the record.
-    let (iid, _) = command(&fake, &user, "consult", consult("start")).await;
-    let msg = fake.latest_message_for(iid).await.unwrap();
-    let sid = session_of(&msg);
-    let revision = stored(&bot, &sid).revision;
-    let select_id = format!("fa1:c:{sid}:{revision}:s");
-    let (answer_id, _) = answer_for(&msg, 0).unwrap();
-    let who = Who {
-        user: 0,
-        as_owner: false,
-        dm: false,
-        admin: false,
-        nick: None,
-        global_name: None,
-        channel: 0,
-    };
-    let mut raw = Vec::new();
-    for (n, (custom_id, ctype, values)) in [
-        (select_id.clone(), 5, Some(json!(["1000000000000000601"]))),
-        (select_id.clone(), 6, Some(json!([]))),
-        (select_id.clone(), 8, Some(json!(["1100000000000000003"]))),
-        (select_id.clone(), 2, None),
-        (select_id.clone(), 99, None),
-        ("fa1:zz:unknown".to_string(), 99, None),
-        (answer_id.clone(), 7, Some(json!(["1000000000000000601"]))),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let id = 1_500_000_000_000_000_000 + n as u64;
-        let mut data = json!({ "custom_id": custom_id, "component_type": ctype });
-        if let Some(v) = values {
-            data["values"] = v;
-        }
-        let mut payload = interaction_json(id, 3, &who, data, Some(msg.json.clone()));
-        payload["member"]["user"]["id"] = json!(user.id.to_string());
-        serde_json::from_value::<Interaction>(payload.clone()).expect("serenity parses it");
-        fake.dispatch("INTERACTION_CREATE", payload).await;
-        raw.push((id, custom_id, ctype));
-    }
-    // A modal submit the bot never opened.
-    let modal_id = 1_500_000_000_000_000_100;
-    let modal = interaction_json(
-        modal_id,
-        5,
-        &who,
-        json!({ "custom_id": select_id, "components": [
-            { "type": 1, "components": [{ "type": 4, "custom_id": "f", "value": "x" }] }
-        ]}),
+    fake.register_commands(
         None,
-    );
-    serde_json::from_value::<Interaction>(modal.clone()).expect("serenity parses it");
-    fake.dispatch("INTERACTION_CREATE", modal).await;
-
-    for (id, custom_id, ctype) in raw.iter().cloned().chain([(modal_id, "modal".to_string(), 0)]) {
-        let path = format!("/interactions/{id}/");
-        let sent = fake
-            .wait_requests(|r| r.is("POST", &path), WAIT)
-            .await
-            .unwrap_or_else(|e| panic!("{custom_id} (type {ctype}) was not answered: {e}"));
-        let body = &sent.body;
-        let problems = spec::validate_callback(body);
-        assert!(problems.is_empty(), "{custom_id} (type {ctype}): {problems:#?}\n{body}");
-        if ctype == 7 {
-            // A mentionable select carrying an answer button's id: whatever the bot does,
-            // it applies at most that one answer.
-            continue;
-        }
-        assert_eq!(body["type"], json!(4), "{custom_id} (type {ctype}): a notice: {body}");
-        assert_ne!(body["data"]["flags"].as_u64().unwrap_or(0) & EPHEMERAL, 0);
-        assert_eq!(
-            body["data"]["content"],
-            json!(texts.unknown_component),
-            "{custom_id} (type {ctype}): {body}"
-        );
-    }
-    let s = stored(&bot, &sid);
-    assert!(
-        s.revision <= revision + 1 && s.answers.len() <= 1,
-        "foreign component kinds applied at most one answer: revision {} -> {}, {} answers",
-        revision,
-        s.revision,
-        s.answers.len()
-    );
-    // The only problems the fake saw: the callbacks of the raw interactions it never sent.
-    let ours: Vec<String> = raw
-        .iter()
-        .map(|(id, ..)| *id)
-        .chain([modal_id])
-        .map(|id| format!("callback for interaction {id}: no such interaction"))
-        .collect();
-    let others: Vec<String> = fake
-        .violations()
-        .await
-        .into_iter()
-        .filter(|v| !ours.contains(v))
-        .collect();
-    assert!(others.is_empty(), "{others:#?}");
-    assert!(fake.unexpected().await.is_empty());
+        json!([{ "name": "frobnicate", "description": "from an older deploy", "type": 1 }]),
+    )
+    .await;
+    let (_, body) = command(&fake, &user, "frobnicate", Value::Null).await;
+    assert_eq!(body["type"], json!(4), "{body}");
+    assert_ne!(body["data"]["flags"].as_u64().unwrap_or(0) & EPHEMERAL, 0, "private");
+    assert_eq!(body["data"]["content"], json!(texts.unknown_command));
     bot.stop().await;
+    fake.assert_clean().await;
 }
 
 /// `/consult cancel` is a slash command: its answer must be a message (type 4). UPDATE_MESSAGE

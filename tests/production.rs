@@ -131,6 +131,8 @@ async fn a_burst_beyond_the_limit_gets_one_notice_and_no_work() {
     let mut config = config_for(&fake, dir.path());
     config.limits.per_user_per_minute = 1;
     config.limits.per_user_burst = 3;
+    config.limits.clicks_per_minute = 1;
+    config.limits.clicks_burst = 1;
     let bot = Bot::start_with(&fake, config, Arc::new(SystemClock)).await;
     let user = FakeUser::new(4_000_000_000_000_000_002, "eve");
 

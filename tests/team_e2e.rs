@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use support::bot::{answer_for, click, command, Bot, WAIT};
+use support::bot::{answer_for, click, click_snapshot, command, Bot, WAIT};
 use support::flows::{member, session_of, settle, stored, team_control, team_start, vote, votes_field};
 use support::{FakeDiscord, FakeUser};
 
@@ -166,7 +166,9 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
         let first = first.clone();
         async move {
             let (id, values) = answer_for(&first, n as usize).unwrap();
-            fake.send_component(&member(MEMBERS, n), msg, &id, values).await
+            // Everyone clicks the message as it first appeared on their screens.
+            fake.send_component_on_snapshot(&member(MEMBERS, n), &first, &id, values)
+                .await
         }
     });
     let ids = futures_join_all(sends).await;
@@ -194,7 +196,8 @@ async fn thirty_concurrent_votes_are_all_counted_and_shown() {
     let (id, values) = answer_for(&first, 0).unwrap();
     let (_, body) = click(&fake, &facilitator, msg, &team_control(&first, ":n"), None).await;
     assert_eq!(body["type"], json!(6));
-    let (_, body) = click(&fake, &member(MEMBERS, 31), msg, &id, values).await;
+    // Member 31 still has the first question on screen (the old rendering) and votes on it.
+    let (_, body) = click_snapshot(&fake, &member(MEMBERS, 31), &first, &id, values).await;
     assert_eq!(body["type"], json!(6), "acknowledged; the message is re-rendered");
     settle(&fake).await;
     let told = fake

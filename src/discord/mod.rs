@@ -74,9 +74,13 @@ pub async fn run(
     let sync_done = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
     let health = options.health.unwrap_or_default();
     health.set_store(true);
+<<<<<<< HEAD
     let pipeline = Arc::new(pipeline(config, app.clone(), token.expose()));
     let in_flight = pipeline.in_flight.clone();
     let limiter = pipeline.limiter.clone();
+=======
+    let limiter = Arc::new(crate::ops::UserLimiter::from_config(&config.limits));
+>>>>>>> frontdoor
     let handler = Handler {
         app: app.clone(),
         pipeline,

@@ -441,6 +441,8 @@ fn check_messages(m: &Messages, p: &mut Problems) {
         ("option_aspect", &c.option_aspect),
         ("option_question", &c.option_question),
         ("option_mode", &c.option_mode),
+        ("choice_mode_private", &c.choice_mode_private),
+        ("choice_mode_team", &c.choice_mode_team),
     ] {
         p.text(
             f,

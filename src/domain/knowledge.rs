@@ -96,6 +96,9 @@ pub struct CommandTexts {
     pub option_aspect: String,
     pub option_question: String,
     pub option_mode: String,
+    /// Display names of the `mode` choices (values `private` and `team`).
+    pub choice_mode_private: String,
+    pub choice_mode_team: String,
 }
 
 /// Every sentence the bot says that is not knowledge or questionnaire.

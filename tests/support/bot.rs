@@ -34,6 +34,8 @@ pub fn config_for(fake: &FakeDiscord, data: &Path) -> Config {
     // Tests click much faster than people; the limiter has its own test.
     config.limits.per_user_per_minute = 100_000;
     config.limits.per_user_burst = 10_000;
+    config.limits.clicks_per_minute = 100_000;
+    config.limits.clicks_burst = 10_000;
     config
 }
 
@@ -153,14 +155,38 @@ impl Drop for Bot {
     }
 }
 
-/// Sends a slash command and returns (interaction id, callback body).
+/// Sends a slash command, built from what the bot registered (panics, naming the command and
+/// option, if Discord could never send it), and returns (interaction id, callback body).
 pub async fn command(fake: &FakeDiscord, user: &FakeUser, name: &str, options: Value) -> (u64, Value) {
     let id = fake.send_command(user, name, options).await;
     let body = fake.wait_callback(id, WAIT).await.expect("callback arrived");
     (id, body)
 }
 
-/// Clicks `custom_id` on message `message_id`; returns (interaction id, callback body).
+/// Sends an autocomplete request (mark the option being typed `"focused": true`; it must be
+/// registered with autocomplete) and returns (interaction id, callback body).
+pub async fn autocomplete(fake: &FakeDiscord, user: &FakeUser, name: &str, options: Value) -> (u64, Value) {
+    let id = fake.send_autocomplete(user, name, options).await;
+    let body = fake.wait_callback(id, WAIT).await.expect("callback arrived");
+    (id, body)
+}
+
+/// Clicks `custom_id` on `snapshot`, a version of a message taken earlier that the user may
+/// still have on screen (see [`FakeDiscord::send_component_on_snapshot`]).
+pub async fn click_snapshot(
+    fake: &FakeDiscord,
+    user: &FakeUser,
+    snapshot: &FakeMessage,
+    custom_id: &str,
+    values: Option<Vec<String>>,
+) -> (u64, Value) {
+    let id = fake.send_component_on_snapshot(user, snapshot, custom_id, values).await;
+    let body = fake.wait_callback(id, WAIT).await.expect("callback arrived");
+    (id, body)
+}
+
+/// Clicks `custom_id` on message `message_id` as it is now (it must be on it, as Discord
+/// requires); returns (interaction id, callback body).
 pub async fn click(
     fake: &FakeDiscord,
     user: &FakeUser,

@@ -8,9 +8,11 @@
 //! - **Gateway**: HELLO, IDENTIFY → READY, heartbeat ACKs, RESUME → RESUMED, and sequence numbers
 //!   on every dispatch. Faults (close codes, TCP drops, op 7, op 9) exercise reconnection.
 //! - **Interactions**: [`FakeDiscord::send_command`] and friends build `INTERACTION_CREATE`
-//!   payloads with every field serenity requires, and check that serenity can parse them before
-//!   sending: serenity silently drops an event it cannot parse, which would otherwise look like
-//!   a bot that never answers.
+//!   payloads only from what the bot registered and rendered ([`super::interaction_builder`]):
+//!   an option, choice, value or custom_id no Discord client could produce fails the test. They
+//!   also check that serenity can parse the payload before sending: serenity silently drops an
+//!   event it cannot parse, which would otherwise look like a bot that never answers. There is
+//!   no way to send a hand-written interaction.
 //! - **Messages**: callbacks, follow-ups and edits create and update stored messages the way
 //!   Discord does, so a later click carries the message the bot really produced.
 //! - **Refuses surprises**: unknown routes answer 404 and are recorded as unexpected; every body
@@ -34,6 +36,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
+use super::interaction_builder::{self as build, interaction_json};
 use super::spec;
 
 /// Heartbeat interval announced in HELLO. Long enough that a test of a few seconds sees no
@@ -186,6 +189,9 @@ struct FakeState {
     unexpected: Vec<Recorded>,
     violations: Vec<String>,
     messages: BTreeMap<u64, Value>,
+    /// Every version of every message (creation, then each edit), oldest first: what a user may
+    /// still have on screen and click (an old snapshot) even after the bot moved on.
+    history: HashMap<u64, Vec<Value>>,
     interactions: HashMap<u64, InteractionRec>,
     tokens: HashMap<String, u64>,
     /// Registered commands: `None` = global, `Some(guild)` = guild commands.
@@ -574,7 +580,7 @@ impl FakeDiscord {
     /// Sends a dispatch (op 0) with the next sequence number. Waits for a live session first:
     /// the fake replays nothing on RESUME, so an event sent while the client reconnects would
     /// be lost and the test would wait for an answer that cannot come.
-    pub async fn dispatch(&self, event: &str, d: Value) {
+    async fn dispatch(&self, event: &str, d: Value) {
         loop {
             if let Err(e) = self.wait_ready(SEND_WAIT).await {
                 panic!("cannot dispatch {event}: {e}");
@@ -595,37 +601,69 @@ impl FakeDiscord {
 
     // ------------------------------------------------------------------------ interactions
 
-    /// Sends a slash command (interaction type 2) by `user`; `options` is `data.options`
-    /// (`Null` means none). Returns the interaction id.
+    /// Sends a slash command (interaction type 2) by `user`, built from the registered
+    /// definitions (see [`build::command_data`]): `options` in Discord's wire shape (`Null`
+    /// means none). Panics, naming the command and option, if Discord could never send it.
+    /// Returns the interaction id.
     pub async fn send_command(&self, user: &FakeUser, name: &str, options: Value) -> u64 {
-        self.send_application_command(2, user, name, options).await
+        self.try_send_command(user, name, options)
+            .await
+            .unwrap_or_else(|e| panic!("Discord would never send this command: {e}"))
     }
 
-    /// Sends an autocomplete request (interaction type 4); mark the focused option with
-    /// `"focused": true` in `options`. Returns the interaction id.
+    /// [`Self::send_command`], returning the refusal instead of panicking (for the self-test).
+    pub async fn try_send_command(&self, user: &FakeUser, name: &str, options: Value) -> Result<u64, String> {
+        self.send_application_command(build::APPLICATION_COMMAND, user, name, options)
+            .await
+    }
+
+    /// Sends an autocomplete request (interaction type 4) while `user` types in the option
+    /// marked `"focused": true`, which must be registered with autocomplete. Panics otherwise.
     pub async fn send_autocomplete(&self, user: &FakeUser, name: &str, options: Value) -> u64 {
-        self.send_application_command(4, user, name, options).await
+        self.try_send_autocomplete(user, name, options)
+            .await
+            .unwrap_or_else(|e| panic!("Discord would never send this autocomplete: {e}"))
     }
 
-    async fn send_application_command(&self, kind: u64, user: &FakeUser, name: &str, options: Value) -> u64 {
-        let options = if options.is_null() { json!([]) } else { options };
+    /// [`Self::send_autocomplete`], returning the refusal instead of panicking.
+    pub async fn try_send_autocomplete(&self, user: &FakeUser, name: &str, options: Value) -> Result<u64, String> {
+        self.send_application_command(build::AUTOCOMPLETE, user, name, options)
+            .await
+    }
+
+    /// Every registered command a member of [`Self::GUILD_ID`] can use: the guild's, then the
+    /// global ones.
+    pub async fn registered_for_guild(&self) -> Vec<Value> {
+        self.state().registered_for_guild()
+    }
+
+    async fn send_application_command(
+        &self,
+        kind: u64,
+        user: &FakeUser,
+        name: &str,
+        options: Value,
+    ) -> Result<u64, String> {
         let (id, payload) = {
             let mut st = self.state();
-            let (command_id, guild) = st.command_id_for(name);
-            let mut data = json!({ "id": command_id.to_string(), "name": name, "type": 1, "options": options });
-            if let Some(g) = guild {
-                data["guild_id"] = json!(g.to_string());
-            }
+            let registered = st.registered_for_guild();
+            let data = if kind == build::AUTOCOMPLETE {
+                build::autocomplete_data(&registered, user, name, &options)?
+            } else {
+                build::command_data(&registered, user, name, &options)?
+            };
             let (id, token) = st.new_interaction(kind, user, name, None);
             (id, interaction_json(id, &token, kind, user, data, None))
         };
         self.send_interaction(id, payload).await;
-        id
+        Ok(id)
     }
 
-    /// Sends a click on a component of stored message `message_id` (interaction type 3):
-    /// a button (`component_type` 2) when `values` is `None`, a string select (3) with those
-    /// values otherwise. The payload carries the full stored message. Returns the interaction id.
+    /// Sends `user`'s click on `custom_id` of stored message `message_id` as it is now
+    /// (interaction type 3): a button when `values` is `None`, a string select with those values
+    /// otherwise. Checked as Discord does (see [`build::component_data`]): the custom_id is on
+    /// the message, the button enabled, the values offered, the message visible to `user`.
+    /// Panics otherwise. The payload carries the message as the bot last left it.
     pub async fn send_component(
         &self,
         user: &FakeUser,
@@ -633,22 +671,73 @@ impl FakeDiscord {
         custom_id: &str,
         values: Option<Vec<String>>,
     ) -> u64 {
+        self.try_send_component(user, message_id, custom_id, values)
+            .await
+            .unwrap_or_else(|e| panic!("Discord would never send this click: {e}"))
+    }
+
+    /// [`Self::send_component`], returning the refusal instead of panicking.
+    pub async fn try_send_component(
+        &self,
+        user: &FakeUser,
+        message_id: u64,
+        custom_id: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<u64, String> {
+        let current =
+            self.state().messages.get(&message_id).cloned().ok_or_else(|| {
+                format!("message {message_id}: the fake has no such message (deleted, or never sent)")
+            })?;
+        self.send_component_on(user, &current, custom_id, values).await
+    }
+
+    /// A click on `snapshot`, a version of a message the user may still have on screen (taken
+    /// earlier with [`Self::message`]): a double click, or a click on a rendering the bot has
+    /// since replaced. The snapshot must be one the fake really held for that message; the
+    /// payload carries the message as the bot last left it, as Discord's would.
+    pub async fn send_component_on_snapshot(
+        &self,
+        user: &FakeUser,
+        snapshot: &FakeMessage,
+        custom_id: &str,
+        values: Option<Vec<String>>,
+    ) -> u64 {
+        self.send_component_on(user, &snapshot.json, custom_id, values)
+            .await
+            .unwrap_or_else(|e| panic!("Discord would never send this click: {e}"))
+    }
+
+    async fn send_component_on(
+        &self,
+        user: &FakeUser,
+        seen: &Value,
+        custom_id: &str,
+        values: Option<Vec<String>>,
+    ) -> Result<u64, String> {
+        let message_id = id_of(&seen["id"]);
         let (id, payload) = {
             let mut st = self.state();
-            let message = st
-                .messages
+            let known = st
+                .history
                 .get(&message_id)
-                .cloned()
-                .unwrap_or_else(|| panic!("send_component: the fake has no message {message_id}"));
-            let data = match values {
-                None => json!({ "custom_id": custom_id, "component_type": 2 }),
-                Some(v) => json!({ "custom_id": custom_id, "component_type": 3, "values": v }),
+                .is_some_and(|versions| versions.contains(seen));
+            if !known {
+                return Err(format!(
+                    "message {message_id}: the bot never sent or edited it into this state"
+                ));
+            }
+            let Some(current) = st.messages.get(&message_id).cloned() else {
+                return Err(format!("message {message_id}: deleted, nothing left to click"));
             };
-            let (id, token) = st.new_interaction(3, user, custom_id, Some(message_id));
-            (id, interaction_json(id, &token, 3, user, data, Some(message)))
+            let data = build::component_data(seen, user, custom_id, values.as_deref())?;
+            let (id, token) = st.new_interaction(build::MESSAGE_COMPONENT, user, custom_id, Some(message_id));
+            (
+                id,
+                interaction_json(id, &token, build::MESSAGE_COMPONENT, user, data, Some(current)),
+            )
         };
         self.send_interaction(id, payload).await;
-        id
+        Ok(id)
     }
 
     async fn send_interaction(&self, id: u64, payload: Value) {
@@ -862,6 +951,29 @@ impl FakeDiscord {
         self.state().commands.get(&guild).cloned().unwrap_or_default()
     }
 
+    /// Registers `definitions` in `scope` (`None` = global) as an earlier deploy of the bot
+    /// (or another tool with its token) would have: validated like the bot's own overwrite,
+    /// then offered to users alongside the bot's. For tests of commands this build no longer knows.
+    pub async fn register_commands(&self, scope: Option<u64>, definitions: Value) {
+        let problems = spec::validate_command_overwrite(&definitions);
+        assert!(
+            problems.is_empty(),
+            "Discord would refuse these definitions: {problems:#?}"
+        );
+        let mut st = self.state();
+        let stored: Vec<Value> = definitions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let id = st.next_id();
+                let version = st.next_id();
+                command_json(c, id, version, scope)
+            })
+            .collect();
+        st.commands.entry(scope).or_default().extend(stored);
+    }
+
     // ------------------------------------------------------------------------------ faults
 
     /// The next `times` REST requests whose path contains `path_contains` are answered with
@@ -951,23 +1063,14 @@ impl FakeState {
         self.next_id
     }
 
-    /// The id of a registered command by name (guild commands first, as a guild member sees
-    /// them), or a stable made-up id for an unregistered one.
-    fn command_id_for(&mut self, name: &str) -> (u64, Option<u64>) {
-        for scope in [Some(FakeDiscord::GUILD_ID), None] {
-            if let Some(cmds) = self.commands.get(&scope) {
-                if let Some(c) = cmds.iter().find(|c| c["name"] == json!(name)) {
-                    return (id_of(&c["id"]), scope);
-                }
-            }
-        }
-        let key = (None, name.to_string());
-        if let Some(id) = self.command_ids.get(&key) {
-            return (*id, None);
-        }
-        let id = self.next_id();
-        self.command_ids.insert(key, id);
-        (id, None)
+    /// Guild commands, then global ones: what a guild member's client offers.
+    fn registered_for_guild(&self) -> Vec<Value> {
+        [Some(FakeDiscord::GUILD_ID), None]
+            .iter()
+            .filter_map(|scope| self.commands.get(scope))
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     fn new_interaction(
@@ -1488,6 +1591,7 @@ impl FakeState {
             });
         }
         apply_message_fields(&mut msg, body);
+        self.history.entry(msg_id).or_default().push(msg.clone());
         self.messages.insert(msg_id, msg);
         self.check_stored(msg_id);
         msg_id
@@ -1505,6 +1609,8 @@ impl FakeState {
         let new_flags = msg["flags"].as_u64().unwrap_or(0);
         msg["flags"] = json!((old_flags & spec::EPHEMERAL) | (new_flags & !spec::EPHEMERAL & !LOADING));
         msg["edited_timestamp"] = json!(now());
+        let version = msg.clone();
+        self.history.entry(msg_id).or_default().push(version);
         self.check_stored(msg_id);
     }
 
@@ -1819,7 +1925,7 @@ fn shorten(s: &str) -> String {
     }
 }
 
-fn user_json(u: &FakeUser) -> Value {
+pub(super) fn user_json(u: &FakeUser) -> Value {
     json!({
         "id": u.id.to_string(),
         "username": u.name,
@@ -1923,62 +2029,4 @@ fn strip_nulls(v: &Value) -> Value {
         Value::Array(a) => Value::Array(a.iter().map(strip_nulls).collect()),
         other => other.clone(),
     }
-}
-
-/// An INTERACTION_CREATE payload: a guild interaction by a member in [`FakeDiscord::CHANNEL_ID`],
-/// with every field serenity 0.12.5 requires (and the ones Discord sends besides).
-fn interaction_json(id: u64, token: &str, kind: u64, user: &FakeUser, data: Value, message: Option<Value>) -> Value {
-    let guild = FakeDiscord::GUILD_ID.to_string();
-    let mut v = json!({
-        "id": id.to_string(),
-        "application_id": FakeDiscord::APP_ID.to_string(),
-        "type": kind,
-        "data": data,
-        "guild_id": guild,
-        "guild": { "id": guild, "locale": "en-US", "features": [] },
-        "channel_id": FakeDiscord::CHANNEL_ID.to_string(),
-        "channel": {
-            "id": FakeDiscord::CHANNEL_ID.to_string(),
-            "type": 0,
-            "name": "general",
-            "guild_id": guild,
-            "permissions": user.permissions.to_string(),
-            "nsfw": false,
-            "position": 0,
-            "flags": 0,
-            "parent_id": null,
-            "last_message_id": null,
-            "rate_limit_per_user": 0,
-            "topic": null,
-        },
-        "member": {
-            "user": user_json(user),
-            "nick": null,
-            "avatar": null,
-            "banner": null,
-            "roles": [],
-            "joined_at": "2024-01-01T00:00:00.000000+00:00",
-            "premium_since": null,
-            "deaf": false,
-            "mute": false,
-            "flags": 0,
-            "pending": false,
-            "permissions": user.permissions.to_string(),
-            "communication_disabled_until": null,
-            "unusual_dm_activity_until": null,
-        },
-        "token": token,
-        "version": 1,
-        "app_permissions": "2248473465835073",
-        "locale": "en-US",
-        "guild_locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": { "0": guild },
-        "context": 0,
-        "attachment_size_limit": 10_485_760,
-    });
-    if let Some(m) = message {
-        v["message"] = m;
-    }
-    v
 }

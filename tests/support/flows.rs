@@ -108,3 +108,121 @@ pub async fn vote(fake: &FakeDiscord, user: &FakeUser, msg: u64, choice: usize) 
     assert_eq!(body["type"], json!(6), "a vote is acknowledged: {body}");
     (iid, picked)
 }
+
+/// The registered choice `value` of option `option` of `/command sub` (panics naming them if it
+/// is not registered): what a user picks in the client, e.g. `mode:team`.
+pub async fn registered_choice(fake: &FakeDiscord, command: &str, sub: &str, option: &str, value: &str) -> Value {
+    let registered = fake.registered_for_guild().await;
+    let def = super::interaction_builder::find_command(&registered, command).unwrap_or_else(|e| panic!("{e}"));
+    let sub_def = def["options"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["name"] == json!(sub)))
+        .unwrap_or_else(|| panic!("/{command} {sub} is not registered"));
+    let opt = sub_def["options"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["name"] == json!(option)))
+        .unwrap_or_else(|| panic!("/{command} {sub}: option {option} is not registered"));
+    opt["choices"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["value"] == json!(value)))
+        .map(|c| c["value"].clone())
+        .unwrap_or_else(|| panic!("/{command} {sub} {option}: no registered choice {value:?}"))
+}
+
+/// `/consult start mode:<value>` with the choice taken from the registered definition.
+pub async fn start_with_registered_mode(fake: &FakeDiscord, user: &FakeUser, value: &str) -> (u64, Value) {
+    let choice = registered_choice(fake, "consult", "start", "mode", value).await;
+    let options = json!([{ "type": 1, "name": "start", "options": [{ "name": "mode", "value": choice }] }]);
+    super::bot::command(fake, user, "consult", options).await
+}
+
+/// Answers the private consultation on message `msg` until the recommendation appears, each click
+/// sent as soon as the previous one was answered (no pause: as fast as a user can click).
+/// Every answer must update the message in place (type 7). Returns the callback bodies.
+pub async fn answer_to_the_end(fake: &FakeDiscord, user: &FakeUser, msg: u64) -> Vec<Value> {
+    let mut bodies = Vec::new();
+    loop {
+        let m = fake.message(msg).await.expect("the consultation message exists");
+        if super::bot::is_recommendation(&m) {
+            return bodies;
+        }
+        let (id, values) = answer_for(&m, bodies.len()).expect("a question has an answer component");
+        let (_, body) = click(fake, user, msg, &id, values).await;
+        assert_eq!(
+            body["type"],
+            json!(7),
+            "click {}: an answer updates the message: {body}",
+            bodies.len() + 1
+        );
+        bodies.push(body);
+        assert!(bodies.len() <= 100, "the consultation never ends");
+    }
+}
+
+/// What [`team_to_the_end`] did.
+pub struct TeamRun {
+    pub message: u64,
+    pub session: String,
+    /// Questions the team voted on, in order.
+    pub questions: Vec<String>,
+    /// Every callback body the bot sent for the votes and Nexts.
+    pub bodies: Vec<Value>,
+}
+
+/// A team consultation from `/consult start mode:team` (the registered choice) to its result:
+/// on every question each of `members` votes, `members[1]` then changes their vote, and the
+/// facilitator presses Next as soon as the votes are acknowledged, until there is no Next.
+pub async fn team_to_the_end(fake: &FakeDiscord, bot: &Bot, facilitator: &FakeUser, members: &[FakeUser]) -> TeamRun {
+    assert!(members.len() >= 2, "one member changes a vote");
+    let (iid, body) = start_with_registered_mode(fake, facilitator, "team").await;
+    assert_eq!(body["type"], json!(4), "{body}");
+    assert_eq!(
+        body["data"]["flags"].as_u64().unwrap_or(0) & super::spec::EPHEMERAL,
+        0,
+        "a team consultation is public: {body}"
+    );
+    let message = fake.latest_message_for(iid).await.expect("the team message").id;
+    let session = session_of(&fake.message(message).await.unwrap());
+    let mut questions = Vec::new();
+    let mut bodies = Vec::new();
+    loop {
+        let m = fake.message(message).await.unwrap();
+        let Some(next) = m
+            .custom_ids()
+            .into_iter()
+            .find(|id| id.starts_with("fa1:v:") && id.ends_with(":n"))
+        else {
+            break;
+        };
+        let question = stored(bot, &session).current.clone().expect("a current question");
+        for (i, member) in members.iter().enumerate() {
+            let (id, values) = answer_for(&m, questions.len() + i).unwrap();
+            let (_, body) = click(fake, member, message, &id, values).await;
+            assert_eq!(body["type"], json!(6), "a vote is acknowledged: {body}");
+            bodies.push(body);
+        }
+        // Member 1 changes their mind (another option, where there is one).
+        let (id, values) = answer_for(&m, questions.len() + 2).unwrap();
+        let (_, body) = click(fake, &members[1], message, &id, values).await;
+        assert_eq!(body["type"], json!(6), "a changed vote is acknowledged: {body}");
+        bodies.push(body);
+        let (_, body) = click(fake, facilitator, message, &next, None).await;
+        assert_eq!(body["type"], json!(6), "Next is acknowledged: {body}");
+        bodies.push(body);
+        questions.push(question);
+        // The message moves on (a new revision in its custom_ids) after the acknowledgement.
+        let deadline = Instant::now() + super::bot::WAIT;
+        while fake.message(message).await.unwrap().custom_ids().contains(&next) {
+            assert!(Instant::now() < deadline, "the team message never moved on from {next}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(questions.len() <= 100, "the team consultation never ends");
+    }
+    settle(fake).await;
+    TeamRun {
+        message,
+        session,
+        questions,
+        bodies,
+    }
+}

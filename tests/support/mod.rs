@@ -2,6 +2,8 @@
 //!
 //! - [`fake_discord`]: a fake Discord (REST + gateway) on 127.0.0.1 that the real serenity
 //!   client connects to; it records what the bot sends and refuses surprises.
+//! - [`interaction_builder`]: what Discord sends the bot (commands, autocomplete, clicks), built
+//!   only from what the bot registered and rendered; every transport of the fake uses it.
 //! - [`spec`]: validation of the bot's request bodies against Discord's OpenAPI spec
 //!   (`tests/fixtures/openapi.json`) and the documented limits the spec omits.
 //! - [`bot`]: the real bot run in-process against the fake, and clicking what it rendered.
@@ -18,8 +20,12 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod flows;
+<<<<<<< HEAD
 pub mod http_sender;
 pub mod multipart;
+=======
+pub mod interaction_builder;
+>>>>>>> frontdoor
 pub mod process;
 pub mod serve;
 pub mod spec;

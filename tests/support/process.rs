@@ -16,7 +16,7 @@ pub fn write_config(fake: &FakeDiscord, dir: &Path, extra: &str) -> PathBuf {
     let path = dir.join("config.toml");
     let toml = format!(
         "[discord]\ntoken = {token:?}\napi_base_url = {url:?}\nguild_id = {guild}\n\n[content]\ndir = {content:?}\n\n\
-         [storage]\npath = {data:?}\n\n[limits]\nper_user_per_minute = 1000000\nper_user_burst = 100000\n\n{extra}",
+         [storage]\npath = {data:?}\n\n[limits]\nper_user_per_minute = 1000000\nper_user_burst = 100000\nclicks_per_minute = 1000000\nclicks_burst = 100000\n\n{extra}",
         token = FakeDiscord::TOKEN,
         url = fake.base_url(),
         guild = FakeDiscord::GUILD_ID,
