@@ -14,7 +14,7 @@ use framework_advisor::cli::chat::Chat;
 use framework_advisor::cli::team::Roster;
 use framework_advisor::config::{Config, LogFormat};
 use framework_advisor::domain::content::Content;
-use framework_advisor::storage::{SessionStore, SledStore};
+use framework_advisor::storage::SessionStore;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -110,8 +110,8 @@ fn load(cli: &Cli) -> anyhow::Result<(Config, Arc<Content>)> {
     Ok((config, Arc::new(content)))
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<SledStore>> {
-    Ok(Arc::new(SledStore::open(&config.storage.path)?))
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
+    Ok(framework_advisor::storage::open(&config.storage)?)
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -161,6 +161,14 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 config.storage.path = d.clone();
             }
             let content = Content::load(&config.content.dir)?;
+            if config.storage.backend == framework_advisor::config::StorageBackend::Postgres {
+                // Read-only: `run`/`serve` migrate a database that is behind.
+                let found = framework_advisor::storage::PgStore::probe(&config.storage.pg_options())?;
+                println!(
+                    "ok: database reachable, schema version {found} (this build: {})",
+                    framework_advisor::storage::postgres::SCHEMA_VERSION
+                );
+            }
             println!(
                 "ok: configuration valid; {} frameworks, {} topics, {} questions in {}",
                 content.knowledge.frameworks.len(),
@@ -273,7 +281,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 chat.run(&mut input).context("terminal I/O")?;
             }
-            store.close()?;
+            store.flush()?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -14,6 +14,7 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod flows;
+pub mod pg;
 pub mod process;
 pub mod spec;
 
