@@ -260,6 +260,11 @@ async fn current_version(client: &impl GenericClient) -> Result<i64, tokio_postg
 /// Applies the embedded migrations the database lacks, in one transaction.
 async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
     let tx = client.transaction().await.map_err(db_error)?;
+    // A migration is one transaction: all or nothing, so it may take as
+    // long as it needs (the statement timeout is for clicks).
+    tx.batch_execute("SET LOCAL statement_timeout = 0")
+        .await
+        .map_err(db_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(db_error)?;
