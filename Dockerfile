@@ -14,10 +14,14 @@ RUN mkdir -p src benches \
     && echo '' > src/lib.rs \
     && echo 'fn main() {}' > benches/consultation_step.rs \
     && echo 'fn main() {}' > benches/interaction_latency.rs \
+    && echo 'fn main() {}' > benches/limiter_memory.rs \
+    && echo 'fn main() {}' > benches/scale.rs \
     && cargo build --release --locked --bin framework-advisor \
     && rm -rf src benches
 COPY src ./src
 COPY benches ./benches
+# The PostgreSQL migrations are embedded in the binary (include_str!).
+COPY migrations ./migrations
 # Touch so cargo rebuilds the crate itself over the stub build.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin framework-advisor \

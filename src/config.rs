@@ -87,6 +87,17 @@ impl Default for ContentConfig {
     }
 }
 
+/// Where consultations are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// Embedded, one process (the directory `path`).
+    #[default]
+    Sled,
+    /// A PostgreSQL database at `url`, shared by several instances.
+    Postgres,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
@@ -94,6 +105,18 @@ pub struct StorageConfig {
     pub path: PathBuf,
     /// A consultation untouched for this long expires and is swept.
     pub session_ttl_hours: u64,
+    pub backend: StorageBackend,
+    /// PostgreSQL connection URL (also `DATABASE_URL`); holds a password,
+    /// so it is a [`Secret`].
+    pub url: Secret,
+    /// PostgreSQL connections per instance.
+    pub pool_size: usize,
+    /// PostgreSQL: a statement running longer fails (the user gets the usual apology).
+    pub statement_timeout_ms: u64,
+    /// sled: `power` (fdatasync after each flush) or `process`.
+    pub durability: crate::storage::Durability,
+    /// sled's page cache in MiB (bounds the process's memory).
+    pub cache_capacity_mib: u64,
 }
 
 impl Default for StorageConfig {
@@ -101,6 +124,29 @@ impl Default for StorageConfig {
         StorageConfig {
             path: "data".into(),
             session_ttl_hours: 24 * 30,
+            backend: StorageBackend::default(),
+            url: Secret::default(),
+            pool_size: 16,
+            statement_timeout_ms: 5000,
+            durability: crate::storage::Durability::default(),
+            cache_capacity_mib: 16,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn sled_options(&self) -> crate::storage::SledOptions {
+        crate::storage::SledOptions {
+            cache_capacity: self.cache_capacity_mib.saturating_mul(1024 * 1024),
+            durability: self.durability,
+        }
+    }
+
+    pub fn pg_options(&self) -> crate::storage::PgOptions {
+        crate::storage::PgOptions {
+            pool_size: self.pool_size,
+            statement_timeout_ms: self.statement_timeout_ms,
+            ..crate::storage::PgOptions::new(self.url.expose())
         }
     }
 }
@@ -244,6 +290,7 @@ impl Config {
             .merge(Toml::file(path))
             .merge(Env::prefixed("FA_").split("__"))
             .merge(Env::raw().only(&["DISCORD_TOKEN"]).map(|_| "discord.token".into()))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "storage.url".into()))
     }
 
     /// Checks values that parse but make no sense.
@@ -264,6 +311,24 @@ impl Config {
             return Err(ConfigError::Key {
                 key: "storage.path",
                 problem: "is empty".into(),
+            });
+        }
+        if self.storage.backend == StorageBackend::Postgres && self.storage.url.is_empty() {
+            return Err(ConfigError::Key {
+                key: "storage.url",
+                problem: "is not set; backend = \"postgres\" needs it (or DATABASE_URL)".into(),
+            });
+        }
+        if self.storage.pool_size == 0 || self.storage.statement_timeout_ms == 0 {
+            return Err(ConfigError::Key {
+                key: "storage.pool_size",
+                problem: "pool_size and statement_timeout_ms must be at least 1".into(),
+            });
+        }
+        if self.storage.cache_capacity_mib == 0 {
+            return Err(ConfigError::Key {
+                key: "storage.cache_capacity_mib",
+                problem: "must be at least 1".into(),
             });
         }
         if self.limits.per_user_per_minute == 0 || self.limits.per_user_burst == 0 {
@@ -427,6 +492,7 @@ mod tests {
     }
 
     #[test]
+<<<<<<< HEAD
     fn public_key_is_required_by_serve_and_must_be_hex() {
         let mut c = Config::default();
         let e = c.require_public_key().unwrap_err().to_string();
@@ -437,6 +503,24 @@ mod tests {
         assert_eq!(c.require_public_key().unwrap(), [0x0a; 32]);
         c.http.listen = "nope".into();
         assert!(c.validate().unwrap_err().to_string().contains("http.listen"));
+=======
+    fn postgres_url_from_database_url_is_redacted() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("pg.toml", "[storage]\nbackend = \"postgres\"\n")?;
+            let e = Config::load(Path::new("pg.toml")).unwrap_err().to_string();
+            assert!(e.contains("storage.url"), "{e}");
+            jail.set_env("DATABASE_URL", "postgres://fa:hunter2@db/fa");
+            let c = Config::load(Path::new("pg.toml")).unwrap();
+            assert_eq!(c.storage.backend, StorageBackend::Postgres);
+            assert_eq!(c.storage.url.expose(), "postgres://fa:hunter2@db/fa");
+            assert!(!format!("{c:?}").contains("hunter2"));
+            assert!(!format!("{:?}", c.storage.pg_options()).contains("hunter2"));
+            jail.create_file("d.toml", "[storage]\ndurability = \"process\"\n")?;
+            let c = Config::load(Path::new("d.toml")).unwrap();
+            assert_eq!(c.storage.durability, crate::storage::Durability::Process);
+            Ok(())
+        });
+>>>>>>> storage
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! # Layout
 //! - [`domain`]: pure and synchronous: content loading and validation, the
 //!   questionnaire state machine, scoring, free-text search.
-//! - [`storage`]: the `SessionStore` trait and its sled implementation.
+//! - [`storage`]: the `SessionStore` trait, its backend-neutral rules, and the sled and PostgreSQL backends.
 //! - [`app`]: use cases (ask, compare, consult...) returning transport-neutral values.
 //! - [`config`]: typed configuration: defaults < TOML file < environment.
 //! - [`cli`]: the terminal mode (`chat`, team simulation) and its text renderer.

@@ -14,8 +14,12 @@ use framework_advisor::cli::chat::Chat;
 use framework_advisor::cli::team::Roster;
 use framework_advisor::config::{Config, LogFormat};
 use framework_advisor::domain::content::Content;
+<<<<<<< HEAD
 use framework_advisor::domain::labels::fill;
 use framework_advisor::storage::{SessionStore, SledStore};
+=======
+use framework_advisor::storage::SessionStore;
+>>>>>>> storage
 
 #[derive(Parser, Debug)]
 #[command(
@@ -124,8 +128,8 @@ fn load(cli: &Cli) -> anyhow::Result<(Config, Arc<Content>)> {
     Ok((config, Arc::new(content)))
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Arc<SledStore>> {
-    Ok(Arc::new(SledStore::open(&config.storage.path)?))
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn SessionStore>> {
+    Ok(framework_advisor::storage::open(&config.storage)?)
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -208,10 +212,20 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 config.storage.path = d.clone();
             }
             let content = Content::load(&config.content.dir)?;
+<<<<<<< HEAD
             // Old facts are a warning, not a failure: they may still be true.
             let today = chrono::Utc::now().date_naive();
             for w in content.stale_facts(today, config.content.max_fact_age_days) {
                 eprintln!("warning: {}/{w}", config.content.dir.display());
+=======
+            if config.storage.backend == framework_advisor::config::StorageBackend::Postgres {
+                // Read-only: `run`/`serve` migrate a database that is behind.
+                let found = framework_advisor::storage::PgStore::probe(&config.storage.pg_options())?;
+                println!(
+                    "ok: database reachable, schema version {found} (this build: {})",
+                    framework_advisor::storage::postgres::SCHEMA_VERSION
+                );
+>>>>>>> storage
             }
             println!(
                 "ok: configuration valid; {} frameworks, {} topics, {} questions in {}",
@@ -317,6 +331,7 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 chat.run(&mut input).context("terminal I/O")?;
             }
+<<<<<<< HEAD
             let finished = chat.finished.take();
             drop(chat);
             let mut code = ExitCode::SUCCESS;
@@ -343,6 +358,10 @@ fn real_main() -> anyhow::Result<ExitCode> {
             }
             store.close()?;
             Ok(code)
+=======
+            store.flush()?;
+            Ok(ExitCode::SUCCESS)
+>>>>>>> storage
         }
     }
 }

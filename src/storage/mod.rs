@@ -1,19 +1,35 @@
 //! Durable consultation state.
 //!
-//! [`SessionStore`] is what the application needs from storage; [`SledStore`]
-//! implements it on sled. The contract every implementation keeps:
-//! - one record per consultation, with a schema version;
-//! - an index from (owner, scope) to the active session, and from owner to all
-//!   of their sessions (for "forget me");
+//! [`SessionStore`] is what the application needs from storage. The rules
+//! (record envelope and schema version, what a change does to the indexes,
+//! the counters and the expiry index, which TTL applies) live once, in
+//! [`rules`] (pure) and [`engine`] (the optimistic read-plan-commit loop);
+//! a backend is a small transactional primitive ([`engine::Backend`]):
+//! [`sled`] (embedded, one process) and [`postgres`] (several instances).
+//!
+//! The contract every backend keeps:
+//! - one record per consultation, with a schema version and a version that
+//!   every change bumps;
+//! - an index from (owner, scope) to the active session, from owner to all
+//!   of their sessions (for "forget me"), and from expiry time to session (so
+//!   the sweep reads only what is due);
 //! - every change is atomic (record, indexes and counters together) and
-//!   flushed to disk before the method returns, so once a user sees the next
-//!   question their answer survives `kill -9`;
+//!   durable before the method returns, with exactly one sync per change, so
+//!   once a user sees the next question their answer survives a crash;
 //! - concurrent updates of one session never lose a write: the update closure
-//!   runs against the latest committed state and is retried on conflict.
+//!   runs against the latest committed state and runs again on conflict.
 
-mod sled_store;
+pub mod engine;
+pub mod postgres;
+pub mod rules;
+pub mod sled;
 
-pub use sled_store::SledStore;
+pub use self::engine::{Backend, Store};
+pub use self::postgres::{PgOptions, PgStore};
+pub use self::sled::{Durability, SledOptions, SledStore};
+
+/// Prometheus counter of optimistic transaction retries (label `backend`).
+pub const TX_RETRIES_METRIC: &str = "framework_advisor_store_tx_retries_total";
 
 use std::collections::BTreeMap;
 
@@ -35,12 +51,9 @@ pub enum StoreError {
     /// A record that does not decode (written by a newer build, or damaged).
     #[error("session record {key} is unreadable: {reason}")]
     Corrupt { key: String, reason: String },
-}
-
-impl From<sled::Error> for StoreError {
-    fn from(e: sled::Error) -> Self {
-        StoreError::Io(e.to_string())
-    }
+    /// The database was migrated by a newer build than this one.
+    #[error("the database schema is version {found}, newer than this build's {supported}: upgrade framework-advisor")]
+    SchemaTooNew { found: i64, supported: i64 },
 }
 
 /// What `start` did.
@@ -115,6 +128,27 @@ pub trait SessionStore: Send + Sync {
     fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
 
+    /// Takes (or renews) the lease `name` for `holder` until `now + ttl_secs`,
+    /// unless another holder's lease is still running: one sweeper and one
+    /// command sync across instances. `Ok(false)`: someone else holds it.
+    fn try_lock(&self, name: &str, holder: &str, now: i64, ttl_secs: i64) -> Result<bool, StoreError>;
+    /// Gives the lease back early (a no-op unless `holder` holds it).
+    fn unlock(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// Optimistic transactions run again because of a conflict, since start.
+    fn tx_retries(&self) -> u64;
+
     /// Makes everything written so far durable (used on shutdown).
     fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the configured backend (sled at `path`, or PostgreSQL at `url`,
+/// migrating it).
+pub fn open(config: &crate::config::StorageConfig) -> Result<std::sync::Arc<dyn SessionStore>, StoreError> {
+    Ok(match config.backend {
+        crate::config::StorageBackend::Sled => {
+            std::sync::Arc::new(SledStore::open_with(&config.path, config.sled_options())?)
+        }
+        crate::config::StorageBackend::Postgres => std::sync::Arc::new(PgStore::connect(&config.pg_options())?),
+    })
 }

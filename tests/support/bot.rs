@@ -63,14 +63,39 @@ fn open_store(path: &Path) -> SledStore {
     }
 }
 
+/// Whether bots started here store in PostgreSQL: `FA_TEST_BACKEND=postgres`
+/// runs the end-to-end suites against a throwaway PostgreSQL cluster (see
+/// `scripts/test`) instead of sled.
+pub fn postgres_backend() -> bool {
+    std::env::var("FA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// One database per data directory, so a restarted bot finds what it stored.
+fn database_for(data: &Path) -> String {
+    static DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut dbs = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, url)) = dbs.iter().find(|(p, _)| p == data) {
+        return url.clone();
+    }
+    let url = super::pg::PgCluster::shared().database();
+    dbs.push((data.to_path_buf(), url.clone()));
+    url
+}
+
 impl Bot {
     /// Starts the bot on `data` and waits until it is connected and has synced commands.
     pub async fn start(fake: &FakeDiscord, data: &Path) -> Bot {
         Self::start_with(fake, config_for(fake, data), Arc::new(SystemClock)).await
     }
 
-    pub async fn start_with(fake: &FakeDiscord, config: Config, clock: Arc<dyn Clock>) -> Bot {
-        let store = Arc::new(open_store(&config.storage.path));
+    pub async fn start_with(fake: &FakeDiscord, mut config: Config, clock: Arc<dyn Clock>) -> Bot {
+        let store: Arc<dyn framework_advisor::storage::SessionStore> = if postgres_backend() {
+            config.storage.backend = framework_advisor::config::StorageBackend::Postgres;
+            config.storage.url = Secret::new(database_for(&config.storage.path));
+            framework_advisor::storage::open(&config.storage).expect("the test database opens")
+        } else {
+            Arc::new(open_store(&config.storage.path))
+        };
         Self::start_with_store(fake, config, clock, store).await
     }
 
