@@ -272,7 +272,7 @@ async fn every_command_and_autocomplete_answers_validly() {
         (
             "ask",
             s("question", "is flask ok for serving a pytorch model?"),
-            "Best match",
+            "ML model",
         ),
         ("ask", s("question", "@everyone how do I do database migrations"), "ORM"),
     ] {

@@ -9,4 +9,5 @@ pub mod knowledge;
 pub mod questionnaire;
 pub mod scoring;
 pub mod search;
+pub mod search_eval;
 pub mod team;
