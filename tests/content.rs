@@ -758,8 +758,15 @@ fn missing_file() {
 fn missing_directory_names_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let errors = load_err(&dir.path().join("nope"));
-    assert_eq!(errors.len(), 4, "{}", show(&errors));
-    for file in [FRAMEWORKS_FILE, TOPICS_FILE, QUESTIONNAIRE_FILE, MESSAGES_FILE] {
+    assert_eq!(errors.len(), 6, "{}", show(&errors));
+    for file in [
+        FRAMEWORKS_FILE,
+        TOPICS_FILE,
+        QUESTIONNAIRE_FILE,
+        MESSAGES_FILE,
+        framework_advisor::domain::content::FAQ_FILE,
+        framework_advisor::domain::content::SEARCH_FILE,
+    ] {
         assert_problem(&errors, file, "file", &["cannot read"]);
     }
 }
