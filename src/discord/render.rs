@@ -267,9 +267,12 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
             let candidates = hits
                 .iter()
                 .skip(1)
-                .filter_map(|h| match &h.entry {
-                    Entry::Topic(id) => Some(id.as_str()),
-                    Entry::Faq(_) => None,
+                .flat_map(|h| match &h.entry {
+                    Entry::Topic(id) => vec![id.as_str()],
+                    Entry::Faq(id) => kb
+                        .faq_entry(id)
+                        .map(|e| e.topics.iter().map(String::as_str).collect())
+                        .unwrap_or_default(),
                 })
                 .chain(best_faq.into_iter().flat_map(|e| e.topics.iter().map(String::as_str)));
             for id in candidates {
