@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::domain::content::Content;
 use crate::domain::questionnaire::{Command, EngineError, Question, Session, Status, PRIVATE_SCOPE};
 use crate::domain::scoring::{picks_from_answers, recommend, Recommendation, Verdict, WeightedPick};
-use crate::domain::search::{Hit, SearchIndex};
+use crate::domain::search::{Hit, Intent, SearchIndex};
 use crate::domain::team::{member_picks, team_picks, unity, Unity};
 use crate::error::{AppError, UserError};
 use crate::storage::{SessionStore, Started, Stats};
@@ -115,11 +115,13 @@ pub enum Reply {
     Compare {
         topic: Option<String>,
     },
-    /// A free-text question's best topics.
+    /// A free-text question's best topics and FAQ entries.
     Answer {
         question: String,
         hits: Vec<Hit>,
         framework: Option<String>,
+        /// A comparison is answered side by side.
+        intent: Intent,
     },
     Help,
     Stats(Stats),
@@ -221,7 +223,7 @@ impl App {
         if let Some(t) = kb.topic_by_name(typed) {
             return Some(t.id.clone());
         }
-        self.search.ask(typed).hits.first().map(|h| h.topic.clone())
+        self.search.best_topic(typed, kb)
     }
 
     /// `/django [topic]`, `/flask [topic]`.
@@ -247,17 +249,20 @@ impl App {
         }
     }
 
-    /// `/ask question`: the best topics for a question in plain words.
+    /// `/ask question`: the best topics and FAQ entries for a question in
+    /// plain words, or an honest "don't know" (off-topic or no good match).
     pub fn ask(&self, question: &str) -> Result<Reply, AppError> {
         let question = sanitise_question(question);
         let answer = self.search.ask(&question);
         if answer.hits.is_empty() {
-            return Err(self.user_error(|t| &t.no_match));
+            let unknown = self.content.knowledge.search_terms.text.unknown.clone();
+            return Err(AppError::User(UserError(unknown)));
         }
         Ok(Reply::Answer {
             question,
             hits: answer.hits,
             framework: answer.framework,
+            intent: answer.intent,
         })
     }
 

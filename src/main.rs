@@ -78,6 +78,14 @@ enum Command {
     },
     /// Register the slash commands now (over REST; no gateway connection).
     Register,
+    /// Measure /ask on evaluation questions: total, right at top-1, off-topic
+    /// refused, and every miss.
+    EvalQuestions {
+        /// A question set (TOML); repeat for several. Default: the tuning and
+        /// held-out halves in tests/fixtures/.
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
+    },
     /// Check a running instance's /healthz (exit 0 when ready); for container health checks.
     Health {
         /// host:port of the metrics listener (default: `[metrics] listen`).
@@ -286,6 +294,39 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        Command::EvalQuestions { files } => {
+            use framework_advisor::domain::search::SearchIndex;
+            use framework_advisor::domain::search_eval::{evaluate, EvalReport, EvalSet};
+            let config = Config::load(&cli.config)?;
+            let content = Content::load(&config.content.dir)?;
+            let index = SearchIndex::new(&content.knowledge);
+            let files = if files.is_empty() {
+                vec![
+                    PathBuf::from("tests/fixtures/questions_tune.toml"),
+                    PathBuf::from("tests/fixtures/questions_heldout.toml"),
+                ]
+            } else {
+                files.clone()
+            };
+            let mut all = EvalReport::default();
+            for path in &files {
+                let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+                let set = EvalSet::parse(&text, &path.display().to_string(), &content.knowledge)
+                    .map_err(anyhow::Error::msg)?;
+                let report = evaluate(&index, &set);
+                println!("== {} ==\n{report}", path.display());
+                all.total += report.total;
+                all.right += report.right;
+                all.on_topic += report.on_topic;
+                all.on_topic_right += report.on_topic_right;
+                all.off_topic += report.off_topic;
+                all.off_topic_refused += report.off_topic_refused;
+            }
+            if files.len() > 1 {
+                println!("== all ==\n{all}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Register => {
             let (config, app) = bot_app(&cli)?;

@@ -419,15 +419,18 @@ fn chat_answers_lookups_and_questions() {
     // django admin: Django's side of the admin topic.
     assert!(out.contains("Django — Admin and back office"), "{run:?}");
     assert!(out.contains("Django admin"), "{run:?}");
-    // A question: the best topic, answered from Flask's side.
+    // A question: the FAQ entry that answers it, with its sources.
     let best = out
         .lines()
         .find_map(|l| l.strip_prefix("Best match: "))
         .expect("a best match");
-    assert!(["Use cases", "Scalability"].contains(&best), "best match {best:?}");
-    assert!(out.contains("\nFlask: "), "{run:?}");
-    // Nonsense: the no-match text from messages.toml.
-    assert!(out.contains("I couldn't match that to a topic."), "{run:?}");
+    assert_eq!(best, "Django or Flask for microservices?", "{run:?}");
+    assert!(out.contains("\nSources: https://"), "{run:?}");
+    // Nonsense: the honest "don't know" from search.toml, pointing to /consult.
+    assert!(
+        out.contains("I don't know that one") && out.contains("/consult"),
+        "{run:?}"
+    );
     // Nothing after quit is read.
     assert!(!out.contains("Security: Django vs Flask"), "{run:?}");
     assert!(run.stderr.is_empty(), "{run:?}");

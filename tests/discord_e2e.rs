@@ -275,7 +275,7 @@ async fn every_command_and_autocomplete_answers_validly() {
         (
             "ask",
             s("question", "is flask ok for serving a pytorch model?"),
-            "Best match",
+            "ML model",
         ),
         ("ask", s("question", "@everyone how do I do database migrations"), "ORM"),
     ] {
@@ -285,7 +285,7 @@ async fn every_command_and_autocomplete_answers_validly() {
         assert!(title.contains(title_part), "/{name} {options}: {title}");
     }
     // /ask with related-topic buttons: click one.
-    let (iid, body) = command(&fake, &user, "ask", s("question", "how fast is it under load")).await;
+    let (iid, body) = command(&fake, &user, "ask", s("question", "is flask good for microservices")).await;
     let m = fake.latest_message_for(iid).await.unwrap();
     if let Some(related) = m.custom_ids().into_iter().find(|id| id.starts_with("fa1:t:")) {
         let (_, body) = click(&fake, &bob(), m.id, &related, None).await;

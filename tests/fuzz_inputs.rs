@@ -1428,7 +1428,7 @@ async fn hostile_text_through_the_real_bot() {
     let dir = tempfile::tempdir().unwrap();
     let bot = Bot::start(&fake, dir.path()).await;
     let user = alice();
-    let no_match = bot.app.content().knowledge.texts().no_match.clone();
+    let no_match = bot.app.content().knowledge.search_terms.text.unknown.clone();
 
     let long: String = "how do I do database migrations with the orm ".repeat(140);
     assert!(long.chars().count() >= 6000);

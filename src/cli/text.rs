@@ -6,9 +6,15 @@ use std::fmt::Write;
 
 use crate::app::{ConsultView, Reply};
 use crate::domain::content::Content;
+<<<<<<< HEAD
 use crate::domain::labels::{fill, Labels};
 use crate::domain::questionnaire::{Question, Session, Status};
 use crate::domain::scoring::Recommendation;
+=======
+use crate::domain::questionnaire::{Question, QuestionKind, Session, Status};
+use crate::domain::scoring::{Recommendation, Verdict};
+use crate::domain::search::{Entry, Intent};
+>>>>>>> retrieval
 use crate::domain::team::Unity;
 use crate::present::{self, Audience, RecommendationView};
 use crate::storage::Stats;
@@ -81,6 +87,7 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
                 );
             }
         }
+<<<<<<< HEAD
         Reply::Answer { hits, framework, .. } => {
             if let Some(best) = hits.first().and_then(|h| kb.topic(&h.topic)) {
                 let _ = writeln!(out, "{}\n", fill(&l.best_match, &[("topic", &best.title)]));
@@ -99,7 +106,64 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
                     .collect();
                 if !related.is_empty() {
                     let _ = writeln!(out, "\n{}: {}", l.related, related.join(" · "));
+=======
+        Reply::Answer {
+            hits,
+            framework,
+            intent,
+            ..
+        } => {
+            let labels = &kb.search_terms.text;
+            match hits.first().map(|h| &h.entry) {
+                Some(Entry::Faq(id)) => {
+                    if let Some(e) = kb.faq_entry(id) {
+                        let _ = writeln!(out, "Best match: {}\n\n{}", e.question, e.answer);
+                        if !e.facts.is_empty() {
+                            let _ = writeln!(out, "\n{}:", labels.facts);
+                            for fact in &e.facts {
+                                let _ =
+                                    writeln!(out, "  • {} (source: {}, as of {})", fact.text, fact.source, fact.as_of);
+                            }
+                        }
+                        let _ = writeln!(out, "\n{}: {}", labels.sources, e.sources.join(" · "));
+                    }
                 }
+                Some(Entry::Topic(id)) => {
+                    if let Some(best) = kb.topic(id) {
+                        let _ = writeln!(out, "Best match: {}\n", best.title);
+                        match framework.as_deref().and_then(|f| best.side(f).map(|s| (f, s))) {
+                            Some((f, side)) => {
+                                let _ = writeln!(out, "{}: {}", name(content, f), side);
+                            }
+                            None if *intent == Intent::Compare => {
+                                let _ = writeln!(
+                                    out,
+                                    "{}\n\n== Django ==\n{}\n\n== Flask ==\n{}\n\nBottom line: {}",
+                                    labels.compared.replace("{title}", &best.title),
+                                    best.django,
+                                    best.flask,
+                                    best.comparison
+                                );
+                            }
+                            None => {
+                                let _ = writeln!(out, "{}", best.comparison);
+                            }
+                        }
+                    }
+>>>>>>> retrieval
+                }
+                None => {}
+            }
+            let related: Vec<&str> = hits
+                .iter()
+                .skip(1)
+                .filter_map(|h| match &h.entry {
+                    Entry::Topic(id) => kb.topic(id).map(|t| t.title.as_str()),
+                    Entry::Faq(id) => kb.faq_entry(id).map(|e| e.question.as_str()),
+                })
+                .collect();
+            if !related.is_empty() {
+                let _ = writeln!(out, "\n{}: {}", labels.related, related.join(" · "));
             }
         }
         Reply::Help => {

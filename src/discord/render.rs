@@ -15,10 +15,16 @@ use serenity::all::{
 use super::custom_id::{ComponentId, ConsultAction, RecordScope, TeamAction};
 use crate::app::{ConsultView, Reply};
 use crate::domain::content::Content;
+<<<<<<< HEAD
 use crate::domain::labels::fill;
 use crate::domain::questionnaire::{Question, Session, Status};
 use crate::domain::scoring::Recommendation;
 use crate::present::{self, bar, Audience, RecommendationView};
+=======
+use crate::domain::questionnaire::{Question, QuestionKind, Session, Status};
+use crate::domain::scoring::{Recommendation, Verdict};
+use crate::domain::search::{Entry, Intent};
+>>>>>>> retrieval
 use crate::storage::Stats;
 
 pub use crate::present::clip;
@@ -259,14 +265,36 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
             question,
             hits,
             framework,
+            intent,
         } => {
-            let Some(best) = hits.first().and_then(|h| kb.topic(&h.topic)) else {
-                return notice(&kb.texts().no_match);
-            };
-            let buttons: Vec<CreateButton> = hits
+            let labels = &kb.search_terms.text;
+            // Follow-up buttons: the other topics found, then the best FAQ
+            // entry's related topics (a button opens one topic side by side).
+            let best_faq = hits.first().and_then(|h| match &h.entry {
+                Entry::Faq(id) => kb.faq_entry(id),
+                Entry::Topic(_) => None,
+            });
+            let mut related: Vec<&crate::domain::knowledge::Topic> = Vec::new();
+            let candidates = hits
                 .iter()
                 .skip(1)
-                .filter_map(|h| kb.topic(&h.topic))
+                .flat_map(|h| match &h.entry {
+                    Entry::Topic(id) => vec![id.as_str()],
+                    Entry::Faq(id) => kb
+                        .faq_entry(id)
+                        .map(|e| e.topics.iter().map(String::as_str).collect())
+                        .unwrap_or_default(),
+                })
+                .chain(best_faq.into_iter().flat_map(|e| e.topics.iter().map(String::as_str)));
+            for id in candidates {
+                if let Some(t) = kb.topic(id) {
+                    if !related.iter().any(|r| r.id == t.id) && hits.first().map(|h| h.entry.id()) != Some(id) {
+                        related.push(t);
+                    }
+                }
+            }
+            let buttons: Vec<CreateButton> = related
+                .iter()
                 .take(limits::BUTTONS_PER_ROW)
                 .map(|t| {
                     CreateButton::new(ComponentId::Topic { topic: t.id.clone() }.to_string())
@@ -277,6 +305,7 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
             if !buttons.is_empty() {
                 components.push(CreateActionRow::Buttons(buttons));
             }
+<<<<<<< HEAD
             let mut fields = Vec::new();
             let description = match framework.as_deref().and_then(|f| best.side(f).map(|s| (f, s))) {
                 Some((f, side)) => {
@@ -295,6 +324,65 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                 colour: colour_of(content, framework.as_deref()),
                 fields,
                 footer: Some(clip(&fill(&l.you_asked, &[("question", question)]), 300)),
+=======
+            let footer = Some(clip(&format!("You asked: {question}"), 300));
+            if let Some(e) = best_faq {
+                let facts: Vec<_> = e.facts.iter().collect();
+                let mut fields = Vec::new();
+                if !facts.is_empty() {
+                    fields.push((labels.facts.clone(), facts_field(&facts), false));
+                }
+                fields.push((labels.sources.clone(), e.sources.join("\n"), false));
+                let others: Vec<&str> = hits
+                    .iter()
+                    .skip(1)
+                    .filter_map(|h| match &h.entry {
+                        Entry::Faq(id) => kb.faq_entry(id).map(|o| o.question.as_str()),
+                        Entry::Topic(_) => None,
+                    })
+                    .collect();
+                if !others.is_empty() {
+                    fields.push((labels.related.clone(), others.join("\n"), false));
+                }
+                EmbedSpec {
+                    title: e.question.clone(),
+                    description: e.answer.clone(),
+                    colour: colour_of(content, e.framework.as_deref().or(framework.as_deref())),
+                    fields,
+                    footer,
+                }
+            } else {
+                let Some(best) = hits.first().and_then(|h| kb.topic(h.entry.id())) else {
+                    return notice(&labels.unknown);
+                };
+                let mut fields = Vec::new();
+                let side = framework.as_deref().and_then(|f| best.side(f).map(|s| (f, s)));
+                let (title, description) = match side {
+                    Some((f, side)) if *intent == Intent::Lookup => {
+                        fields.push(("Compared with the other".to_string(), best.comparison.clone(), false));
+                        (
+                            format!("Best match: {}", best.title),
+                            format!("**{}**\n{}", framework_name(content, f), side),
+                        )
+                    }
+                    _ => {
+                        fields.push(("Django".to_string(), best.django.clone(), true));
+                        fields.push(("Flask".to_string(), best.flask.clone(), true));
+                        let title = match intent {
+                            Intent::Compare => labels.compared.replace("{title}", &best.title),
+                            Intent::Lookup => format!("Best match: {}", best.title),
+                        };
+                        (title, best.comparison.clone())
+                    }
+                };
+                EmbedSpec {
+                    title,
+                    description,
+                    colour: colour_of(content, framework.as_deref()),
+                    fields,
+                    footer,
+                }
+>>>>>>> retrieval
             }
         }
         Reply::Help => EmbedSpec {

@@ -14,15 +14,25 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
+<<<<<<< HEAD
 use super::advice::{split_atom, AdviceFile, AdviceItem, When};
 use super::knowledge::{normalise, Fact, FrameworksFile, KnowledgeBase, Messages, TopicsFile};
 use super::questionnaire::{Condition, Question, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
+=======
+use super::knowledge::{normalise, Fact, FaqFile, FrameworksFile, KnowledgeBase, Messages, SearchTerms, TopicsFile};
+use super::questionnaire::{Condition, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
+>>>>>>> retrieval
 
 pub const FRAMEWORKS_FILE: &str = "frameworks.toml";
 pub const TOPICS_FILE: &str = "topics.toml";
 pub const QUESTIONNAIRE_FILE: &str = "questionnaire.toml";
 pub const MESSAGES_FILE: &str = "messages.toml";
+<<<<<<< HEAD
 pub const ADVICE_FILE: &str = "advice.toml";
+=======
+pub const FAQ_FILE: &str = "faq.toml";
+pub const SEARCH_FILE: &str = "search.toml";
+>>>>>>> retrieval
 
 /// The framework ids the product compares; topics have one field for each.
 pub const FRAMEWORK_IDS: [&str; 2] = ["django", "flask"];
@@ -44,6 +54,8 @@ pub mod limits {
     pub const FIELD: usize = 1000;
     pub const SUMMARY: usize = 1500;
     pub const TOPIC_TITLE: usize = 60;
+    /// An FAQ question: an embed title, clipped to a button label when related.
+    pub const FAQ_QUESTION: usize = 150;
     /// Slash command and option descriptions.
     pub const COMMAND_DESCRIPTION: usize = 100;
     pub const LIST_ITEM: usize = 200;
@@ -260,6 +272,7 @@ impl Content {
         if let Some(m) = &messages {
             check_messages(m, &mut p);
         }
+<<<<<<< HEAD
         // Conditions name questions and options: checked once both parsed.
         if let Some(q) = &questionnaire {
             if let Some(f) = &frameworks {
@@ -272,6 +285,22 @@ impl Content {
         match (frameworks, topics, questionnaire, messages, advice) {
             (Some(f), Some(t), Some(q), Some(m), Some(a)) if p.list.is_empty() => Ok(Content {
                 knowledge: KnowledgeBase::new(f.frameworks, t.topics, m),
+=======
+        let faq: Option<FaqFile> = read(dir, FAQ_FILE, &mut p);
+        let search: Option<SearchTerms> = read(dir, SEARCH_FILE, &mut p);
+        if let (Some(faq), Some(t)) = (&faq, &topics) {
+            check_faq(faq, t, &mut p);
+        }
+        if let Some(s) = &search {
+            check_search_terms(s, &mut p);
+        }
+        let (Some(faq), Some(search)) = (faq, search) else {
+            return Err(ContentErrors(p.list));
+        };
+        match (frameworks, topics, questionnaire, messages) {
+            (Some(f), Some(t), Some(q), Some(m)) if p.list.is_empty() => Ok(Content {
+                knowledge: KnowledgeBase::new(f.frameworks, t.topics, m).with_faq(faq.entries, search),
+>>>>>>> retrieval
                 questionnaire: Questionnaire { questions: q.questions },
                 advice: a,
             }),
@@ -744,6 +773,90 @@ fn check_questionnaire(file: &QuestionnaireFile, p: &mut Problems) {
         reachable.push(is_reachable);
         always.push(is_always);
         seen.push(&q.id);
+    }
+}
+
+/// FAQ entries: unique ids (also distinct from topic ids, since both are
+/// answers of one search), Discord-sized text, URL sources, dated facts, and
+/// related topics that exist.
+fn check_faq(file: &FaqFile, topics: &TopicsFile, p: &mut Problems) {
+    let f = FAQ_FILE;
+    if file.entries.is_empty() {
+        p.push(f, "faq", "no [[faq]] entries");
+    }
+    let topic_ids: BTreeSet<&str> = topics.topics.iter().map(|t| t.id.as_str()).collect();
+    let mut seen = BTreeSet::new();
+    for e in &file.entries {
+        let entry = format!("faq {:?}", e.id);
+        p.id(f, &entry, &e.id);
+        if !seen.insert(e.id.as_str()) {
+            p.push(f, &entry, "is defined twice");
+        }
+        if topic_ids.contains(e.id.as_str()) {
+            p.push(f, &entry, "id is also a topic id");
+        }
+        // The question is an embed title (256) and a button label when related.
+        p.text(f, &entry, "question", &e.question, limits::FAQ_QUESTION);
+        p.text(f, &entry, "answer", &e.answer, limits::FIELD);
+        if let Some(fw) = &e.framework {
+            p.framework_key(f, &entry, "framework", fw);
+        }
+        p.list(f, &entry, "keywords", &e.keywords, limits::TOPIC_TITLE);
+        for t in &e.topics {
+            if !topic_ids.contains(t.as_str()) {
+                p.push(f, &entry, format!("topics names unknown topic {t:?}"));
+            }
+        }
+        if e.sources.is_empty() {
+            p.push(f, &entry, "sources is empty");
+        }
+        for url in &e.sources {
+            if !url.starts_with("https://") || url.len() > 512 || url.contains(char::is_whitespace) {
+                p.push(f, &entry, format!("source {url:?} is not an https URL"));
+            }
+        }
+        for fact in &e.facts {
+            p.fact(f, &entry, fact, false);
+        }
+    }
+}
+
+fn check_search_terms(s: &SearchTerms, p: &mut Problems) {
+    let f = SEARCH_FILE;
+    let t = &s.text;
+    for (key, value, max) in [
+        ("unknown", &t.unknown, 300),
+        ("sources", &t.sources, 60),
+        ("facts", &t.facts, 60),
+        ("related", &t.related, 60),
+        ("compared", &t.compared, 100),
+    ] {
+        p.text(f, &format!("text.{key}"), "text", value, max);
+    }
+    if !t.compared.contains("{title}") {
+        p.push(f, "text.compared", "must contain {title}");
+    }
+    let lower = |v: &str| v == v.to_lowercase() && !v.trim().is_empty();
+    for (key, value) in &s.synonyms {
+        if !lower(key) || !lower(value) {
+            p.push(
+                f,
+                format!("synonyms.{key:?}"),
+                "word and meaning must be non-empty lower case",
+            );
+        }
+    }
+    if !lower(&s.cues.general) {
+        p.push(f, "cues.general", "must be non-empty lower case");
+    }
+    for (list, words) in [
+        ("compare", &s.cues.compare),
+        ("weak", &s.cues.weak),
+        ("off_topic", &s.cues.off_topic),
+    ] {
+        if let Some(w) = words.iter().find(|w| !lower(w)) {
+            p.push(f, format!("cues.{list}"), format!("{w:?} must be non-empty lower case"));
+        }
     }
 }
 

@@ -76,6 +76,76 @@ impl Topic {
     }
 }
 
+/// A question people ask in chat, with a short direct answer
+/// (`responses/faq.toml`). Searched together with the topics.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaqEntry {
+    pub id: String,
+    /// The question as a heading.
+    pub question: String,
+    /// `django`/`flask` when the answer is about one side only.
+    #[serde(default)]
+    pub framework: Option<String>,
+    /// Words and phrases people use for this question (search only).
+    pub keywords: Vec<String>,
+    /// Related topic ids, offered as follow-ups.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    pub answer: String,
+    /// Where to read more (URLs).
+    pub sources: Vec<String>,
+    /// Anything dated (versions, releases, support), shown with the answer.
+    #[serde(default, rename = "fact")]
+    pub facts: Vec<Fact>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FaqFile {
+    #[serde(rename = "faq")]
+    pub entries: Vec<FaqEntry>,
+}
+
+/// How `/ask` reads a question (`responses/search.toml`): synonyms, cue
+/// words, and what it says when it does not know.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SearchTerms {
+    pub text: SearchTexts,
+    /// Lower-case word or phrase -> words added to the question.
+    pub synonyms: BTreeMap<String, String>,
+    pub cues: Cues,
+}
+
+/// Sentences and labels of `/ask` answers.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SearchTexts {
+    /// Said instead of guessing; suggests /consult and /compare.
+    pub unknown: String,
+    pub sources: String,
+    pub facts: String,
+    pub related: String,
+    /// Label of the side-by-side answer to a comparison; contains `{title}`.
+    pub compared: String,
+}
+
+/// Word lists that steer the reading of a question.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Cues {
+    /// Words that make a question a comparison ("vs", "better", "difference").
+    pub compare: Vec<String>,
+    /// Words too common to make a question on-topic by themselves.
+    pub weak: Vec<String>,
+    /// Words added to a question that names the frameworks and nothing else.
+    pub general: String,
+    /// Phrases that mean the question is not about the frameworks
+    /// ("vacuum flask", "django unchained").
+    pub off_topic: Vec<String>,
+}
+
 /// Slash-command and option descriptions (Discord shows them in the picker).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +236,10 @@ pub struct KnowledgeBase {
     pub frameworks: Vec<Framework>,
     pub topics: Vec<Topic>,
     pub messages: Messages,
+    /// Question-shaped entries (`responses/faq.toml`).
+    pub faq: Vec<FaqEntry>,
+    /// How `/ask` reads questions (`responses/search.toml`).
+    pub search_terms: SearchTerms,
     /// Lower-cased id, title and every alias -> topic index.
     names: BTreeMap<String, usize>,
 }
@@ -189,8 +263,21 @@ impl KnowledgeBase {
             frameworks,
             topics,
             messages,
+            faq: Vec::new(),
+            search_terms: SearchTerms::default(),
             names,
         }
+    }
+
+    /// Adds the FAQ entries and the search vocabulary.
+    pub(crate) fn with_faq(mut self, faq: Vec<FaqEntry>, search_terms: SearchTerms) -> Self {
+        self.faq = faq;
+        self.search_terms = search_terms;
+        self
+    }
+
+    pub fn faq_entry(&self, id: &str) -> Option<&FaqEntry> {
+        self.faq.iter().find(|e| e.id == id)
     }
 
     pub fn framework(&self, id: &str) -> Option<&Framework> {

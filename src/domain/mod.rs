@@ -11,4 +11,5 @@ pub mod labels;
 pub mod questionnaire;
 pub mod scoring;
 pub mod search;
+pub mod search_eval;
 pub mod team;
