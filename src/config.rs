@@ -492,7 +492,6 @@ mod tests {
     }
 
     #[test]
-<<<<<<< HEAD
     fn public_key_is_required_by_serve_and_must_be_hex() {
         let mut c = Config::default();
         let e = c.require_public_key().unwrap_err().to_string();
@@ -503,7 +502,9 @@ mod tests {
         assert_eq!(c.require_public_key().unwrap(), [0x0a; 32]);
         c.http.listen = "nope".into();
         assert!(c.validate().unwrap_err().to_string().contains("http.listen"));
-=======
+    }
+
+    #[test]
     fn postgres_url_from_database_url_is_redacted() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("pg.toml", "[storage]\nbackend = \"postgres\"\n")?;
@@ -520,7 +521,6 @@ mod tests {
             assert_eq!(c.storage.durability, crate::storage::Durability::Process);
             Ok(())
         });
->>>>>>> storage
     }
 
     #[test]

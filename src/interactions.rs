@@ -284,7 +284,7 @@ impl Pipeline {
         let token = token.to_string();
         let http = self.http.as_ref();
 
-        match self.limiter.check(user) {
+        match self.limiter.check(user, ops::Budget::of_kind(kind)) {
             ops::Verdict::Allowed => {}
             verdict => {
                 let notify = verdict == ops::Verdict::LimitedNotify;

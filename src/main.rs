@@ -14,12 +14,8 @@ use framework_advisor::cli::chat::Chat;
 use framework_advisor::cli::team::Roster;
 use framework_advisor::config::{Config, LogFormat};
 use framework_advisor::domain::content::Content;
-<<<<<<< HEAD
 use framework_advisor::domain::labels::fill;
-use framework_advisor::storage::{SessionStore, SledStore};
-=======
 use framework_advisor::storage::SessionStore;
->>>>>>> storage
 
 #[derive(Parser, Debug)]
 #[command(
@@ -220,12 +216,11 @@ fn real_main() -> anyhow::Result<ExitCode> {
                 config.storage.path = d.clone();
             }
             let content = Content::load(&config.content.dir)?;
-<<<<<<< HEAD
             // Old facts are a warning, not a failure: they may still be true.
             let today = chrono::Utc::now().date_naive();
             for w in content.stale_facts(today, config.content.max_fact_age_days) {
                 eprintln!("warning: {}/{w}", config.content.dir.display());
-=======
+            }
             if config.storage.backend == framework_advisor::config::StorageBackend::Postgres {
                 // Read-only: `run`/`serve` migrate a database that is behind.
                 let found = framework_advisor::storage::PgStore::probe(&config.storage.pg_options())?;
@@ -233,7 +228,6 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     "ok: database reachable, schema version {found} (this build: {})",
                     framework_advisor::storage::postgres::SCHEMA_VERSION
                 );
->>>>>>> storage
             }
             println!(
                 "ok: configuration valid; {} frameworks, {} topics, {} questions in {}",
@@ -372,7 +366,6 @@ fn real_main() -> anyhow::Result<ExitCode> {
             } else {
                 chat.run(&mut input).context("terminal I/O")?;
             }
-<<<<<<< HEAD
             let finished = chat.finished.take();
             drop(chat);
             let mut code = ExitCode::SUCCESS;
@@ -397,12 +390,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            store.close()?;
-            Ok(code)
-=======
             store.flush()?;
-            Ok(ExitCode::SUCCESS)
->>>>>>> storage
+            Ok(code)
         }
     }
 }

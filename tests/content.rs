@@ -767,22 +767,15 @@ fn missing_file() {
 fn missing_directory_names_every_file() {
     let dir = tempfile::tempdir().unwrap();
     let errors = load_err(&dir.path().join("nope"));
-<<<<<<< HEAD
-    assert_eq!(errors.len(), 5, "{}", show(&errors));
-=======
-    assert_eq!(errors.len(), 6, "{}", show(&errors));
->>>>>>> retrieval
+    assert_eq!(errors.len(), 7, "{}", show(&errors));
     for file in [
         FRAMEWORKS_FILE,
         TOPICS_FILE,
         QUESTIONNAIRE_FILE,
         MESSAGES_FILE,
-<<<<<<< HEAD
         ADVICE_FILE,
-=======
         framework_advisor::domain::content::FAQ_FILE,
         framework_advisor::domain::content::SEARCH_FILE,
->>>>>>> retrieval
     ] {
         assert_problem(&errors, file, "file", &["cannot read"]);
     }

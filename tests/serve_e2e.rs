@@ -290,6 +290,15 @@ impl SessionStore for SlowStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()
     }
+    fn try_lock(&self, name: &str, holder: &str, now: i64, ttl_secs: i64) -> Result<bool, StoreError> {
+        self.inner.try_lock(name, holder, now, ttl_secs)
+    }
+    fn unlock(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.unlock(name, holder)
+    }
+    fn tx_retries(&self) -> u64 {
+        self.inner.tx_retries()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,15 +6,10 @@ use std::fmt::Write;
 
 use crate::app::{ConsultView, Reply};
 use crate::domain::content::Content;
-<<<<<<< HEAD
 use crate::domain::labels::{fill, Labels};
 use crate::domain::questionnaire::{Question, Session, Status};
 use crate::domain::scoring::Recommendation;
-=======
-use crate::domain::questionnaire::{Question, QuestionKind, Session, Status};
-use crate::domain::scoring::{Recommendation, Verdict};
 use crate::domain::search::{Entry, Intent};
->>>>>>> retrieval
 use crate::domain::team::Unity;
 use crate::present::{self, Audience, RecommendationView};
 use crate::storage::Stats;
@@ -87,26 +82,6 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
                 );
             }
         }
-<<<<<<< HEAD
-        Reply::Answer { hits, framework, .. } => {
-            if let Some(best) = hits.first().and_then(|h| kb.topic(&h.topic)) {
-                let _ = writeln!(out, "{}\n", fill(&l.best_match, &[("topic", &best.title)]));
-                match framework.as_deref().and_then(|f| best.side(f).map(|s| (f, s))) {
-                    Some((f, side)) => {
-                        let _ = writeln!(out, "{}: {}", name(content, f), side);
-                    }
-                    None => {
-                        let _ = writeln!(out, "{}", best.comparison);
-                    }
-                }
-                let related: Vec<&str> = hits[1..]
-                    .iter()
-                    .filter_map(|h| kb.topic(&h.topic))
-                    .map(|t| t.title.as_str())
-                    .collect();
-                if !related.is_empty() {
-                    let _ = writeln!(out, "\n{}: {}", l.related, related.join(" · "));
-=======
         Reply::Answer {
             hits,
             framework,
@@ -150,7 +125,6 @@ pub fn reply(content: &Content, reply: &Reply) -> String {
                             }
                         }
                     }
->>>>>>> retrieval
                 }
                 None => {}
             }

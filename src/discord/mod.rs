@@ -74,13 +74,9 @@ pub async fn run(
     let sync_done = options.ready.unwrap_or_else(|| tokio::sync::watch::channel(false).0);
     let health = options.health.unwrap_or_default();
     health.set_store(true);
-<<<<<<< HEAD
     let pipeline = Arc::new(pipeline(config, app.clone(), token.expose()));
     let in_flight = pipeline.in_flight.clone();
     let limiter = pipeline.limiter.clone();
-=======
-    let limiter = Arc::new(crate::ops::UserLimiter::from_config(&config.limits));
->>>>>>> frontdoor
     let handler = Handler {
         app: app.clone(),
         pipeline,
@@ -129,10 +125,7 @@ pub(crate) fn pipeline(config: &Config, app: Arc<App>, token: &str) -> Pipeline 
     Pipeline {
         app,
         refresher: TeamRefresher::default(),
-        limiter: Arc::new(crate::ops::UserLimiter::new(
-            config.limits.per_user_per_minute,
-            config.limits.per_user_burst,
-        )),
+        limiter: Arc::new(crate::ops::UserLimiter::from_config(&config.limits)),
         defer_after: Duration::from_millis(config.discord.defer_after_ms),
         http: interaction_http,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize)),

@@ -15,16 +15,11 @@ use serenity::all::{
 use super::custom_id::{ComponentId, ConsultAction, RecordScope, TeamAction};
 use crate::app::{ConsultView, Reply};
 use crate::domain::content::Content;
-<<<<<<< HEAD
 use crate::domain::labels::fill;
 use crate::domain::questionnaire::{Question, Session, Status};
 use crate::domain::scoring::Recommendation;
-use crate::present::{self, bar, Audience, RecommendationView};
-=======
-use crate::domain::questionnaire::{Question, QuestionKind, Session, Status};
-use crate::domain::scoring::{Recommendation, Verdict};
 use crate::domain::search::{Entry, Intent};
->>>>>>> retrieval
+use crate::present::{self, bar, Audience, RecommendationView};
 use crate::storage::Stats;
 
 pub use crate::present::clip;
@@ -305,32 +300,12 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
             if !buttons.is_empty() {
                 components.push(CreateActionRow::Buttons(buttons));
             }
-<<<<<<< HEAD
-            let mut fields = Vec::new();
-            let description = match framework.as_deref().and_then(|f| best.side(f).map(|s| (f, s))) {
-                Some((f, side)) => {
-                    fields.push((l.compared_with_other.clone(), best.comparison.clone(), false));
-                    format!("**{}**\n{}", framework_name(content, f), side)
-                }
-                None => {
-                    fields.push((framework_name(content, "django"), best.django.clone(), true));
-                    fields.push((framework_name(content, "flask"), best.flask.clone(), true));
-                    best.comparison.clone()
-                }
-            };
-            EmbedSpec {
-                title: fill(&l.best_match, &[("topic", &best.title)]),
-                description,
-                colour: colour_of(content, framework.as_deref()),
-                fields,
-                footer: Some(clip(&fill(&l.you_asked, &[("question", question)]), 300)),
-=======
             let footer = Some(clip(&format!("You asked: {question}"), 300));
             if let Some(e) = best_faq {
                 let facts: Vec<_> = e.facts.iter().collect();
                 let mut fields = Vec::new();
                 if !facts.is_empty() {
-                    fields.push((labels.facts.clone(), facts_field(&facts), false));
+                    fields.push((labels.facts.clone(), facts_field(content, &facts), false));
                 }
                 fields.push((labels.sources.clone(), e.sources.join("\n"), false));
                 let others: Vec<&str> = hits
@@ -382,7 +357,6 @@ pub fn reply(content: &Content, reply: &Reply) -> CreateInteractionResponseMessa
                     fields,
                     footer,
                 }
->>>>>>> retrieval
             }
         }
         Reply::Help => EmbedSpec {

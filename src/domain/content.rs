@@ -14,25 +14,17 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-<<<<<<< HEAD
 use super::advice::{split_atom, AdviceFile, AdviceItem, When};
-use super::knowledge::{normalise, Fact, FrameworksFile, KnowledgeBase, Messages, TopicsFile};
-use super::questionnaire::{Condition, Question, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
-=======
 use super::knowledge::{normalise, Fact, FaqFile, FrameworksFile, KnowledgeBase, Messages, SearchTerms, TopicsFile};
-use super::questionnaire::{Condition, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
->>>>>>> retrieval
+use super::questionnaire::{Condition, Question, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
 
 pub const FRAMEWORKS_FILE: &str = "frameworks.toml";
 pub const TOPICS_FILE: &str = "topics.toml";
 pub const QUESTIONNAIRE_FILE: &str = "questionnaire.toml";
 pub const MESSAGES_FILE: &str = "messages.toml";
-<<<<<<< HEAD
 pub const ADVICE_FILE: &str = "advice.toml";
-=======
 pub const FAQ_FILE: &str = "faq.toml";
 pub const SEARCH_FILE: &str = "search.toml";
->>>>>>> retrieval
 
 /// The framework ids the product compares; topics have one field for each.
 pub const FRAMEWORK_IDS: [&str; 2] = ["django", "flask"];
@@ -135,6 +127,15 @@ impl Problems {
                 entry,
                 format!("id {id:?} must be 1..={} characters of a-z, 0-9 and _", limits::ID),
             );
+        }
+    }
+
+    fn list(&mut self, file: &str, entry: &str, what: &str, items: &[String], max: usize) {
+        if items.is_empty() {
+            self.push(file, entry, format!("{what} is empty"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            self.text(file, entry, &format!("{what}[{i}]"), item, max);
         }
     }
 
@@ -272,7 +273,6 @@ impl Content {
         if let Some(m) = &messages {
             check_messages(m, &mut p);
         }
-<<<<<<< HEAD
         // Conditions name questions and options: checked once both parsed.
         if let Some(q) = &questionnaire {
             if let Some(f) = &frameworks {
@@ -282,10 +282,6 @@ impl Content {
                 check_advice(a, &q.questions, &mut p);
             }
         }
-        match (frameworks, topics, questionnaire, messages, advice) {
-            (Some(f), Some(t), Some(q), Some(m), Some(a)) if p.list.is_empty() => Ok(Content {
-                knowledge: KnowledgeBase::new(f.frameworks, t.topics, m),
-=======
         let faq: Option<FaqFile> = read(dir, FAQ_FILE, &mut p);
         let search: Option<SearchTerms> = read(dir, SEARCH_FILE, &mut p);
         if let (Some(faq), Some(t)) = (&faq, &topics) {
@@ -294,16 +290,14 @@ impl Content {
         if let Some(s) = &search {
             check_search_terms(s, &mut p);
         }
-        let (Some(faq), Some(search)) = (faq, search) else {
-            return Err(ContentErrors(p.list));
-        };
-        match (frameworks, topics, questionnaire, messages) {
-            (Some(f), Some(t), Some(q), Some(m)) if p.list.is_empty() => Ok(Content {
-                knowledge: KnowledgeBase::new(f.frameworks, t.topics, m).with_faq(faq.entries, search),
->>>>>>> retrieval
-                questionnaire: Questionnaire { questions: q.questions },
-                advice: a,
-            }),
+        match (frameworks, topics, questionnaire, messages, advice, faq, search) {
+            (Some(f), Some(t), Some(q), Some(m), Some(a), Some(faq), Some(search)) if p.list.is_empty() => {
+                Ok(Content {
+                    knowledge: KnowledgeBase::new(f.frameworks, t.topics, m).with_faq(faq.entries, search),
+                    questionnaire: Questionnaire { questions: q.questions },
+                    advice: a,
+                })
+            }
             _ => Err(ContentErrors(p.list)),
         }
     }

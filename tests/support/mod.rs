@@ -20,16 +20,10 @@
 pub mod bot;
 pub mod fake_discord;
 pub mod flows;
-<<<<<<< HEAD
-<<<<<<< HEAD
 pub mod http_sender;
-pub mod multipart;
-=======
 pub mod interaction_builder;
->>>>>>> frontdoor
-=======
+pub mod multipart;
 pub mod pg;
->>>>>>> storage
 pub mod process;
 pub mod serve;
 pub mod spec;
