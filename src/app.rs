@@ -135,7 +135,15 @@ pub struct App {
     ttl_secs: i64,
     team_ttl_secs: i64,
     team_quorum: u32,
+    /// This process among the instances sharing the store: the holder of
+    /// its leases (one sweeper, one command sync at a time).
+    instance: String,
 }
+
+/// The lease that elects one sweeper among the instances.
+pub const SWEEP_LEASE: &str = "lease:sweep";
+/// The lease held while registering the slash commands.
+pub const COMMANDS_LEASE: &str = "lease:commands";
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -175,6 +183,7 @@ impl App {
             ttl_secs,
             team_ttl_secs: DEFAULT_TEAM_TTL_SECS,
             team_quorum: 0,
+            instance: new_session_id(),
         }
     }
 
@@ -292,6 +301,30 @@ impl App {
 
     /// Removes sessions idle for longer than their TTL; returns the active
     /// ones that expired (their messages may need updating).
+    /// Sweeps unless another instance holds the sweep lease: with several
+    /// instances on one store the sweep runs once per `lease_secs`, not once
+    /// per instance. The lease is not released: it expires, which is what
+    /// spaces the sweeps. `Ok(None)`: another instance's turn.
+    pub fn sweep_if_elected(&self, lease_secs: i64) -> Result<Option<Vec<Session>>, AppError> {
+        if !self
+            .store
+            .try_lock(SWEEP_LEASE, &self.instance, self.clock.now(), lease_secs)?
+        {
+            return Ok(None);
+        }
+        self.sweep().map(Some)
+    }
+
+    /// Takes the lease `name` for this instance for `secs` (see [`SessionStore::try_lock`]).
+    pub fn take_lease(&self, name: &str, secs: i64) -> Result<bool, AppError> {
+        Ok(self.store.try_lock(name, &self.instance, self.clock.now(), secs)?)
+    }
+
+    /// Gives back a lease taken with [`App::take_lease`].
+    pub fn release_lease(&self, name: &str) -> Result<(), AppError> {
+        Ok(self.store.unlock(name, &self.instance)?)
+    }
+
     pub fn sweep(&self) -> Result<Vec<Session>, AppError> {
         Ok(self
             .store
@@ -636,6 +669,40 @@ pub fn sanitise_question(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::sanitise_question;
+    use super::*;
+    use crate::storage::SledStore;
+
+    fn app_on(store: Arc<dyn SessionStore>, clock: Arc<ManualClock>) -> App {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("responses");
+        let content = Arc::new(Content::load(&dir).expect("responses/ loads"));
+        App::new(content, store, clock, 3600)
+    }
+
+    #[test]
+    fn one_instance_sweeps_per_lease_period() {
+        let store: Arc<dyn SessionStore> = Arc::new(SledStore::temporary().unwrap());
+        let clock = Arc::new(ManualClock(std::sync::atomic::AtomicI64::new(10_000)));
+        let a = app_on(store.clone(), clock.clone());
+        let b = app_on(store, clock.clone());
+        assert!(a.sweep_if_elected(3000).unwrap().is_some(), "the first instance sweeps");
+        assert!(
+            b.sweep_if_elected(3000).unwrap().is_none(),
+            "the second leaves it to the first"
+        );
+        assert!(a.sweep_if_elected(3000).unwrap().is_some(), "the holder keeps its turn");
+        clock.advance(3001);
+        assert!(
+            b.sweep_if_elected(3000).unwrap().is_some(),
+            "once the lease runs out, another may"
+        );
+        assert!(a.take_lease(COMMANDS_LEASE, 60).unwrap());
+        assert!(!b.take_lease(COMMANDS_LEASE, 60).unwrap(), "one registration at a time");
+        a.release_lease(COMMANDS_LEASE).unwrap();
+        assert!(
+            b.take_lease(COMMANDS_LEASE, 60).unwrap(),
+            "released: the next may register"
+        );
+    }
 
     #[test]
     fn sanitise_drops_controls_and_bounds_length() {

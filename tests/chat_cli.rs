@@ -667,7 +667,7 @@ fn team_run_to_completion_prints_splits_matching_the_votes() {
     let first = questionnaire().questions[0].options[0].label.clone();
     assert!(run.stdout.contains(&format!("    2 ████████  1) {first}")), "{run:?}");
     assert!(
-        run.stdout.contains("=== Recommendation: ") || run.stdout.contains("=== A close call"),
+        run.stdout.contains("=== Team recommendation: ") || run.stdout.contains("=== A close call"),
         "{run:?}"
     );
     assert!(

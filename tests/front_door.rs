@@ -208,7 +208,7 @@ async fn a_flood_with_the_default_limits_gets_exactly_one_notice_and_no_work() {
         &fake,
         &other,
         "ask",
-        json!([{ "name": "question", "value": "how fast is it under load" }]),
+        json!([{ "name": "question", "value": "is flask good for microservices" }]),
     )
     .await;
     let m = fake.latest_message_for(iid).await.unwrap();

@@ -14,7 +14,9 @@ use framework_advisor::app::SystemClock;
 use framework_advisor::domain::questionnaire::{EngineError, Session, Status};
 use framework_advisor::storage::{SessionStore, SledStore, Started, Stats, StoreError};
 use support::bot::{answer_for, click, command, is_recommendation, WAIT};
-use support::flows::{consult, member, session_of, settle, team_control, team_start, vote, votes_field};
+use support::flows::{
+    after_http_click, consult, member, session_of, settle, team_control, team_start, vote, votes_field,
+};
 use support::http_sender::{sign, timestamp_now};
 use support::serve::{serve_config, ServeBot};
 use support::{FakeDiscord, FakeUser};
@@ -56,7 +58,7 @@ async fn a_private_consultation_completes_over_http() {
         }
         let (id, values) = answer_for(&m, steps).unwrap();
         let (_, body) = click(&fake, &user, msg, &id, values).await;
-        assert_eq!(body["type"], json!(7), "an answer updates the message in place: {body}");
+        after_http_click(&fake, msg, &body).await;
         steps += 1;
         assert!(steps < 40, "the consultation ends");
     }

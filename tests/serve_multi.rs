@@ -3,10 +3,8 @@
 //! between the instances, a double click sent to both at once, 30 team votes spread over both,
 //! and `kill -9` of one instance mid-consultation.
 //!
-//! Needs the PostgreSQL backend (`[storage] backend = "postgres"`, `url`), which lives on the
-//! storage branch: until it is merged these tests are ignored, and they read the database URL
-//! from `FA_TEST_DATABASE_URL`. After the merge, take the URL from the throwaway cluster helper
-//! and drop the `#[ignore]`s.
+//! The instances share a fresh database on the tests' throwaway PostgreSQL cluster
+//! (`support::pg`), configured through `[storage] backend = "postgres"` and `url`.
 
 mod support;
 
@@ -14,8 +12,8 @@ use std::process::Child;
 
 use serde_json::json;
 
-use support::bot::{answer_for, click, command, is_recommendation, step_of};
-use support::flows::{consult, member, settle, team_start, vote, votes_field};
+use support::bot::{answer_for, click, click_snapshot, command, is_recommendation, step_of};
+use support::flows::{after_http_click, consult, member, settle, team_start, vote, votes_field};
 use support::http_sender::HttpSender;
 use support::process::write_config;
 use support::serve::spawn_serve_with_env;
@@ -24,9 +22,9 @@ use support::{FakeDiscord, FakeMessage};
 const MEMBERS: u64 = 7_000_000_000_000_000_000;
 const BIN: &str = env!("CARGO_BIN_EXE_framework-advisor");
 
-/// The PostgreSQL URL the instances share.
+/// The PostgreSQL URL the instances share: a new database on the throwaway cluster.
 fn database_url() -> String {
-    std::env::var("FA_TEST_DATABASE_URL").expect("FA_TEST_DATABASE_URL: a throwaway PostgreSQL database")
+    support::pg::PgCluster::shared().database()
 }
 
 struct Instance {
@@ -67,7 +65,7 @@ async fn complete(fake: &FakeDiscord, user: &support::FakeUser, msg: u64) -> Vec
         }
         let (id, values) = answer_for(&m, step).unwrap();
         let (_, body) = click(fake, user, msg, &id, values).await;
-        assert_eq!(body["type"], json!(7), "step {step}: {body}");
+        after_http_click(fake, msg, &body).await;
     }
     panic!("the consultation never ended: {seen:?}");
 }
@@ -83,7 +81,6 @@ fn step(m: &FakeMessage) -> (usize, usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the PostgreSQL backend (storage branch) and FA_TEST_DATABASE_URL"]
 async fn two_instances_share_consultations_votes_and_survive_a_kill() {
     let url = database_url();
     let fake = FakeDiscord::start().await;
@@ -113,9 +110,10 @@ async fn two_instances_share_consultations_votes_and_survive_a_kill() {
     let m = fake.message(msg).await.unwrap();
     let before = step(&m);
     let (id, values) = answer_for(&m, 0).unwrap();
+    // Both clicks carry the same snapshot, as two clients showing the same message would.
     let (one, two) = tokio::join!(
-        click(&fake, &double, msg, &id, values.clone()),
-        click(&fake, &double, msg, &id, values.clone())
+        click_snapshot(&fake, &double, &m, &id, values.clone()),
+        click_snapshot(&fake, &double, &m, &id, values.clone())
     );
     let types = [one.1["type"].clone(), two.1["type"].clone()];
     assert_eq!(

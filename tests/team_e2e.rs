@@ -119,8 +119,8 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
             }
         }
         for (o, n) in counts {
-            // Compact lines shorten labels (see `present::SHORT_OPTION`).
-            let label: String = q.option(o).unwrap().label.chars().take(20).collect();
+            // Compact lines shorten labels to fit every option (see `present::MIN_SHORT_OPTION`).
+            let label: String = q.option(o).unwrap().label.chars().take(5).collect();
             assert!(
                 every.contains(&label) && every.contains(&format!(" {n}")),
                 "{label} {n} in {every}"

@@ -48,6 +48,26 @@ fn meta_key(guild: Option<u64>) -> String {
 
 /// Registers the command definitions unless the stored hash says Discord
 /// already has exactly these. Returns whether a registration was sent.
+/// How long one instance may take to register the commands before another
+/// may try (a REST call; Discord answers in well under this).
+const COMMANDS_LEASE_SECS: i64 = 60;
+
+async fn register_definitions(
+    http: &Http,
+    policy: &SyncPolicy,
+    defs: Vec<serenity::all::CreateCommand>,
+) -> Result<(), serenity::Error> {
+    match policy.guild_id {
+        Some(g) => {
+            GuildId::new(g).set_commands(http, defs).await?;
+        }
+        None => {
+            serenity::all::Command::set_global_commands(http, defs).await?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn sync_commands(
     http: &Http,
     app: &App,
@@ -62,14 +82,23 @@ pub async fn sync_commands(
         tracing::info!(scope, "command definitions unchanged; not registering");
         return Ok(false);
     }
-    match policy.guild_id {
-        Some(g) => {
-            GuildId::new(g).set_commands(http, defs).await?;
+    // Instances starting together register once: the others find the lease
+    // taken and leave it to its holder (which stores the hash when done).
+    match app.take_lease(crate::app::COMMANDS_LEASE, COMMANDS_LEASE_SECS) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(scope, "another instance is registering the commands");
+            return Ok(false);
         }
-        None => {
-            serenity::all::Command::set_global_commands(http, defs).await?;
-        }
+        // The store is the judge of elections; if it cannot answer, register
+        // anyway: a second identical overwrite is harmless.
+        Err(e) => tracing::warn!(error = %e, "could not take the command registration lease"),
     }
+    let registered = register_definitions(http, policy, defs).await;
+    if let Err(e) = app.release_lease(crate::app::COMMANDS_LEASE) {
+        tracing::warn!(error = %e, "could not release the command registration lease");
+    }
+    registered?;
     if let Err(e) = store.meta_put(&scope, hash.as_bytes()) {
         // Not fatal: the next start registers again.
         tracing::warn!(error = %e, "could not remember the command hash");

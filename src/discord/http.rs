@@ -115,31 +115,31 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Checks the signature headers against the body; `Err` is the response to send.
-fn verify(endpoint: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<(), Response> {
+/// Checks the signature headers against the body; `Err` says why (answered 401).
+fn verify(endpoint: &Endpoint, headers: &HeaderMap, body: &[u8]) -> Result<(), &'static str> {
     let (Some(signature), Some(timestamp)) = (
         headers.get("x-signature-ed25519").and_then(|v| v.to_str().ok()),
         headers.get("x-signature-timestamp").and_then(|v| v.to_str().ok()),
     ) else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "missing signature headers"));
+        return Err("missing signature headers");
     };
     let Ok(at) = timestamp.trim().parse::<i64>() else {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "bad signature timestamp"));
+        return Err("bad signature timestamp");
     };
     // Checked before the signature too: a replayed request is refused even
     // though its signature is genuine.
     if (unix_now().saturating_sub(at)).abs() > endpoint.replay_window_secs {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "stale or future signature timestamp"));
+        return Err("stale or future signature timestamp");
     }
     if endpoint.verifier.verify(signature, timestamp, body).is_err() {
-        return Err(refuse(StatusCode::UNAUTHORIZED, "bad signature"));
+        return Err("bad signature");
     }
     Ok(())
 }
 
 async fn interactions(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = verify(&endpoint, &headers, &body) {
-        return refused;
+    if let Err(reason) = verify(&endpoint, &headers, &body) {
+        return refuse(StatusCode::UNAUTHORIZED, reason);
     }
     let json = headers
         .get(header::CONTENT_TYPE)

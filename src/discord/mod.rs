@@ -144,11 +144,14 @@ pub(crate) fn spawn_sweeper(
             tick.tick().await;
             let swept = {
                 let app = app.clone();
-                tokio::task::spawn_blocking(move || app.sweep()).await
+                // One sweeper per period across the instances sharing the store.
+                let lease = SWEEP_EVERY.as_secs() as i64 - 60;
+                tokio::task::spawn_blocking(move || app.sweep_if_elected(lease)).await
             };
             limiter.housekeeping();
             match swept {
-                Ok(Ok(expired)) => {
+                Ok(Ok(None)) => tracing::debug!("another instance sweeps this period"),
+                Ok(Ok(Some(expired))) => {
                     if !expired.is_empty() {
                         tracing::info!(swept = expired.len(), "expired sessions removed");
                     }

@@ -897,9 +897,6 @@ fn team_controls(content: &Content, session: &Session) -> CreateActionRow {
 /// recommendation keeps at least the rest.
 const UNITY_BUDGET: usize = 4500;
 
-/// Longest compact split line (one per question).
-const SPLIT_LINE: usize = 110;
-
 /// How united the team was: the agreement, one compact line per question
 /// asked (the chart below has the detail), and the most disputed questions
 /// with what each side's choice pushed toward.
@@ -921,7 +918,7 @@ fn unity_spec(content: &Content, team: &present::TeamResultView) -> EmbedSpec {
     let mut chunk = String::new();
     let mut chunks = Vec::new();
     for s in &team.splits {
-        let line = format!("• {}", clip(&s.line, SPLIT_LINE));
+        let line = format!("• {}", clip(&s.line, present::SPLIT_LINE));
         if !chunk.is_empty() && chunk.chars().count() + 1 + line.chars().count() > limits::FIELD_VALUE {
             chunks.push(std::mem::take(&mut chunk));
         }

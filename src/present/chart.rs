@@ -208,8 +208,10 @@ pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<
             .draw()
             .map_err(draw_err)?;
         let label_style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
-        let inner_style =
-            TextStyle::from((FAMILY, 12).into_font().color(&WHITE)).pos(Pos::new(HPos::Center, VPos::Center));
+        let inner_style = (FAMILY, 12)
+            .into_font()
+            .color(&WHITE)
+            .pos(Pos::new(HPos::Center, VPos::Center));
         for (i, s) in splits.iter().enumerate() {
             let y = (n - 1 - i) as f64;
             let mut x = 0.0;

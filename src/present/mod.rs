@@ -22,6 +22,10 @@ use crate::domain::team::{pushes_toward, Split, Unity};
 pub const NEUTRAL_COLOUR: u32 = 0x0099_AAB5;
 /// Option labels in a compact split line.
 pub const SHORT_OPTION: usize = 24;
+/// Longest compact split line (one per question) in the team result.
+pub const SPLIT_LINE: usize = 110;
+/// Labels are never cut shorter than this to fit a split line.
+pub const MIN_SHORT_OPTION: usize = 6;
 /// Question prompts in a compact split line.
 pub const SHORT_PROMPT: usize = 48;
 
@@ -404,14 +408,24 @@ fn question_split(content: &Content, s: &Split) -> QuestionSplit {
         })
         .collect();
     let short_prompt = clip(&prompt, SHORT_PROMPT);
-    let line = format!(
-        "{short_prompt}: {}",
-        options
-            .iter()
-            .map(|o| format!("{} {}", o.short, o.votes))
-            .collect::<Vec<_>>()
-            .join(" · ")
-    );
+    // Every option with its count must fit the compact line: labels get
+    // shorter until it does, rather than the line losing its last options.
+    let line_with = |width: usize| {
+        format!(
+            "{short_prompt}: {}",
+            options
+                .iter()
+                .map(|o| format!("{} {}", clip(&o.label, width), o.votes))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        )
+    };
+    let mut width = SHORT_OPTION;
+    let mut line = line_with(width);
+    while line.chars().count() > SPLIT_LINE && width > MIN_SHORT_OPTION {
+        width -= 1;
+        line = line_with(width);
+    }
     let sides = format!(
         "{prompt}: {}",
         options

@@ -183,7 +183,7 @@ mod tests {
         }
         assert!(md.contains(&view.verdict));
         assert!(md.contains("2025-12-01"), "date of the last change:\n{md}");
-        assert_eq!(md.matches("\n- ").count() >= s.answers.len(), true);
+        assert!(md.matches("\n- ").count() >= s.answers.len());
         assert!(!md.contains('@'));
     }
 }

@@ -644,6 +644,10 @@ impl FakeDiscord {
         name: &str,
         options: Value,
     ) -> Result<u64, String> {
+        // A user can only type a command once the bot registered it: a test that starts a
+        // bot and types at once waits for the registration, as the user would.
+        self.wait_for(SEND_WAIT, |s| (!s.registered_for_guild().is_empty()).then_some(()))
+            .await;
         let (id, payload) = {
             let mut st = self.state();
             let registered = st.registered_for_guild();
@@ -1470,6 +1474,9 @@ impl FakeState {
             }
         }
         msg["attachments"] = Value::Array(kept);
+        // The message with its files in place is the version clients show (and click on).
+        let version = msg.clone();
+        self.history.entry(msg_id).or_default().push(version);
         self.check_stored(msg_id);
     }
 
@@ -1709,19 +1716,8 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
                         uploads.push(part);
                     }
                 }
-                // Discord accepts the placeholder id of a new file as a number (its docs'
-                // examples, and serenity, send `"id": 0`); the OpenAPI description types every
-                // attachment id as a snowflake string. Read it as Discord does.
-                let stringify = |list: Option<&mut Value>| {
-                    for a in list.and_then(Value::as_array_mut).into_iter().flatten() {
-                        if let Some(n) = a["id"].as_u64() {
-                            a["id"] = json!(n.to_string());
-                        }
-                    }
-                };
                 if let Some(p) = payload.as_mut() {
-                    stringify(p.get_mut("attachments"));
-                    stringify(p.get_mut("data").and_then(|d| d.get_mut("attachments")));
+                    spec::stringify_attachment_ids(p);
                 }
                 if payload.is_none() && multipart_error.is_none() {
                     multipart_error = Some("multipart body without payload_json".into());

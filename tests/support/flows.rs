@@ -226,3 +226,28 @@ pub async fn team_to_the_end(fake: &FakeDiscord, bot: &Bot, facilitator: &FakeUs
         bodies,
     }
 }
+
+/// After a click answered over the HTTP endpoint: type 7 updated the message in place; type 6
+/// acknowledged it because the result carries files (the HTTP answer is JSON only) and the
+/// message is then edited over REST with them. Waits for that edit; panics on anything else.
+pub async fn after_http_click(fake: &FakeDiscord, msg: u64, body: &Value) {
+    match body["type"].as_u64() {
+        Some(7) => {}
+        Some(6) => {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let m = fake.message(msg).await.expect("the message exists");
+                let has_files = m.json["attachments"].as_array().is_some_and(|a| !a.is_empty());
+                if super::bot::is_recommendation(&m) && has_files {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the acknowledged click's result never arrived: {body}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        _ => panic!("an answer updates the message in place or is acknowledged: {body}"),
+    }
+}

@@ -347,8 +347,30 @@ pub fn validate_callback(body: &Value) -> Vec<String> {
     out
 }
 
+/// Discord accepts the placeholder id of a new file as a number (its docs' examples, and
+/// serenity, send `"id": 0` beside the file part); the OpenAPI description types every
+/// attachment id as a snowflake string. Reads such ids as Discord does, before validation.
+pub fn stringify_attachment_ids(body: &mut Value) {
+    let stringify = |list: Option<&mut Value>| {
+        for a in list.and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(n) = a["id"].as_u64() {
+                a["id"] = Value::String(n.to_string());
+            }
+        }
+    };
+    stringify(body.get_mut("attachments"));
+    stringify(body.get_mut("data").and_then(|d| d.get_mut("attachments")));
+}
+
+fn as_discord_reads_it(body: &Value) -> Value {
+    let mut body = body.clone();
+    stringify_attachment_ids(&mut body);
+    body
+}
+
 /// What Discord itself would refuse in a callback body: the spec and the documented limits.
 pub fn callback_discord_errors(body: &Value) -> Vec<String> {
+    let body = &as_discord_reads_it(body);
     let mut out = validators().callback.check(body);
     let data = &body["data"];
     match body["type"].as_i64() {
@@ -397,6 +419,7 @@ pub fn validate_followup(body: &Value) -> Vec<String> {
 
 /// What Discord would refuse in a follow-up body.
 pub fn followup_discord_errors(body: &Value) -> Vec<String> {
+    let body = &as_discord_reads_it(body);
     let mut out = validators().webhook_execute.check(body);
     out.extend(check_message(body, ""));
     out
@@ -412,6 +435,7 @@ pub fn validate_message_edit(body: &Value) -> Vec<String> {
 
 /// What Discord would refuse in a message edit body.
 pub fn message_edit_discord_errors(body: &Value) -> Vec<String> {
+    let body = &as_discord_reads_it(body);
     let mut out = validators().webhook_edit.check(body);
     out.extend(check_message(body, ""));
     out
