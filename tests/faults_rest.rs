@@ -289,9 +289,7 @@ async fn failed_command_registration_still_serves_and_registers_on_the_next_star
 
     // Interactions are served all the same: users still have the commands an earlier
     // deploy registered globally (the same definitions this build sends).
-    let content = framework_advisor::domain::content::Content::load(&support::bot::responses_dir()).unwrap();
-    let defs = framework_advisor::discord::commands::definitions(&content.knowledge.messages.commands);
-    fake.register_commands(None, serde_json::to_value(&defs).unwrap()).await;
+    support::bot::registered_by_an_earlier_deploy(&fake).await;
     let user = alice();
     let (_, body) = command(&fake, &user, "django", Value::Null).await;
     assert_eq!(body["type"], json!(4));

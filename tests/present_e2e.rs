@@ -112,14 +112,13 @@ async fn private_result_has_a_chart_and_a_decision_record() {
     let verdict = title.rsplit(": ").next().unwrap();
     assert!(md.contains(verdict), "{verdict} in\n{md}");
 
-    // Someone else's click on the private button is refused politely, no file.
+    // Someone else cannot even see the private result, so cannot click its button.
     let bob = FakeUser::new(3_000_000_000_000_000_002, "bob");
-    let (_, body) = click(&fake, &bob, msg, &record_button(&done), None).await;
-    assert_eq!(body["type"], json!(4));
-    assert!(
-        body["data"]["attachments"].as_array().is_none_or(|a| a.is_empty()),
-        "{body}"
-    );
+    let refused = fake
+        .try_send_component(&bob, msg, &record_button(&done), None)
+        .await
+        .expect_err("an ephemeral message is only clickable by its owner");
+    assert!(refused.contains("ephemeral"), "{refused}");
 
     // Share: the public copy carries the chart and its own Decision record button.
     let (sid, body) = click(&fake, &user, msg, &control(&done, ":share"), None).await;

@@ -225,6 +225,8 @@ async fn run_traced(log_format: &str) -> String {
     fake.fail_next("/commands", 401, None, 1).await;
     let bot = Running::start(&config, dir.path(), "trace");
     wait_identified(&fake, 1, &bot).await;
+    // Users still have the commands an earlier deploy registered.
+    support::bot::registered_by_an_earlier_deploy(&fake).await;
 
     let user = FakeUser::new(1_000_000_000_000_000_701, "carol");
     let (iid, body) = command(&fake, &user, "consult", consult("start")).await;

@@ -84,8 +84,10 @@ pub async fn sync_commands(
     }
     // Instances starting together register once: the others find the lease
     // taken and leave it to its holder (which stores the hash when done).
+    // `register` (force) is an operator's explicit request: it always runs.
     match app.take_lease(crate::app::COMMANDS_LEASE, COMMANDS_LEASE_SECS) {
         Ok(true) => {}
+        Ok(false) if policy.force => {}
         Ok(false) => {
             tracing::info!(scope, "another instance is registering the commands");
             return Ok(false);

@@ -284,3 +284,12 @@ pub fn step_of(message: &FakeMessage) -> Option<(usize, usize)> {
     let mut it = rest.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
+
+/// Registers this build's command definitions globally, as an earlier deploy would have left
+/// them: what users can type while the bot under test failed to register its own.
+pub async fn registered_by_an_earlier_deploy(fake: &FakeDiscord) {
+    let content = framework_advisor::domain::content::Content::load(&responses_dir()).expect("responses/ loads");
+    let defs = framework_advisor::discord::commands::definitions(&content.knowledge.messages.commands);
+    fake.register_commands(None, serde_json::to_value(&defs).expect("definitions serialise"))
+        .await;
+}
