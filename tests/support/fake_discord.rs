@@ -748,10 +748,11 @@ impl FakeDiscord {
         // serenity drops INTERACTION_CREATE events it cannot parse without a trace; parse it
         // here with serenity's own model so such a payload fails loudly instead.
         let validate = !self.state().unvalidated;
-        if let Err(e) = validate
-            .then(|| serde_json::from_value::<serenity::model::application::Interaction>(payload.clone()).map(drop))
-            .unwrap_or(Ok(()))
-        {
+        if let Err(e) = if validate {
+            serde_json::from_value::<serenity::model::application::Interaction>(payload.clone()).map(drop)
+        } else {
+            Ok(())
+        } {
             panic!("INTERACTION_CREATE {id} would be dropped by serenity: {e}\n{payload:#}");
         }
         let http = {

@@ -131,7 +131,7 @@ pub fn problems(body: &Value, files: &[Upload], existing: &[String]) -> Vec<Stri
             .as_deref()
             .is_some_and(|id| files.iter().any(|f| f.field == format!("files[{id}]")));
         let names_existing = a["filename"].as_str().is_some_and(|n| existing.iter().any(|e| e == n));
-        if !is_new && !names_existing && a["id"].as_str().map_or(true, |s| s.len() < 5) {
+        if !is_new && !names_existing && a["id"].as_str().is_none_or(|s| s.len() < 5) {
             out.push(format!("attachment {a} has no file in the request"));
         }
     }
