@@ -16,12 +16,15 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > benches/interaction_latency.rs \
     && echo 'fn main() {}' > benches/limiter_memory.rs \
     && echo 'fn main() {}' > benches/scale.rs \
+    && echo 'fn main() {}' > benches/present.rs \
     && cargo build --release --locked --bin framework-advisor \
     && rm -rf src benches
 COPY src ./src
 COPY benches ./benches
-# The PostgreSQL migrations are embedded in the binary (include_str!).
+# Embedded in the binary: the PostgreSQL migrations (include_str!) and the
+# chart font (include_bytes!).
 COPY migrations ./migrations
+COPY assets ./assets
 # Touch so cargo rebuilds the crate itself over the stub build.
 RUN touch src/main.rs src/lib.rs \
     && cargo build --release --locked --bin framework-advisor \

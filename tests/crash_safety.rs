@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use framework_advisor::domain::questionnaire::Status;
 use framework_advisor::storage::{SessionStore, SledStore};
 use support::bot::{answer_for, is_recommendation, WAIT};
-use support::flows::{consult, team_start};
+use support::flows::{consult, settle, team_start};
 use support::process::{spawn_bot, wait_identified, write_config};
 use support::{FakeDiscord, FakeUser};
 
@@ -44,7 +44,9 @@ fn session_of(message_custom_ids: &[String]) -> Option<String> {
 }
 
 /// Records what a callback acknowledged, once it arrives.
-type Expectation = Box<dyn Fn(&Value, &mut Acknowledged)>;
+/// Records what a callback acknowledged; the flag says the bot also sent the clicker a notice
+/// (a stale team click is acknowledged, refused and explained in a follow-up: not a vote).
+type Expectation = Box<dyn Fn(&Value, bool, &mut Acknowledged)>;
 
 /// What the fake Discord saw acknowledged, to check against the store.
 #[derive(Default)]
@@ -89,6 +91,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
             let last = a + 1 == actions;
             // On the last action of some rounds, kill while the click is in flight.
             let kill_in_flight = last && rng.below(3) == 0;
+            let mut clicked = 0;
             let (interaction, expect): (u64, Expectation) = if rng.below(2) == 0 {
                 let p = &people[rng.below(people.len() as u64) as usize];
                 let msg = match private_msg.get(&p.id) {
@@ -102,13 +105,14 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                         continue;
                     }
                 };
+                clicked = msg;
                 let m = fake.message(msg).await.unwrap();
                 let session = session_of(&m.custom_ids()).unwrap();
                 let (cid, values) = answer_for(&m, rng.below(7) as usize).unwrap();
                 let id = fake.send_component(p, msg, &cid, values).await;
                 (
                     id,
-                    Box::new(move |body: &Value, ack: &mut Acknowledged| {
+                    Box::new(move |body: &Value, _noticed: bool, ack: &mut Acknowledged| {
                         if body["type"] == json!(7) {
                             *ack.answers.entry(session.clone()).or_default() += 1;
                         }
@@ -135,6 +139,7 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                         continue;
                     }
                 };
+                clicked = msg;
                 let m = fake.message(msg).await.unwrap();
                 let session = session_of(&m.custom_ids()).unwrap();
                 let question = m.embeds[0]["title"].as_str().unwrap_or_default().to_string();
@@ -152,8 +157,8 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                         let voter_key = format!("discord:{}", v.id);
                         (
                             id,
-                            Box::new(move |body: &Value, ack: &mut Acknowledged| {
-                                if body["type"] == json!(6) {
+                            Box::new(move |body: &Value, noticed: bool, ack: &mut Acknowledged| {
+                                if body["type"] == json!(6) && !noticed {
                                     ack.votes
                                         .insert((session.clone(), question.clone(), voter_key.clone()), picked.clone());
                                 }
@@ -166,8 +171,8 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                         let id = fake.send_component(&facilitator, msg, &next, None).await;
                         (
                             id,
-                            Box::new(move |body: &Value, ack: &mut Acknowledged| {
-                                if body["type"] == json!(6) {
+                            Box::new(move |body: &Value, noticed: bool, ack: &mut Acknowledged| {
+                                if body["type"] == json!(6) && !noticed {
                                     *ack.team_answers.entry(session.clone()).or_default() += 1;
                                 }
                             }),
@@ -180,9 +185,14 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
                 break;
             }
             let body = fake.wait_callback(interaction, WAIT).await.expect("click answered");
-            expect(&body, &mut ack);
-            // Team edits happen after the acknowledgement; let them land before the next read.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Team edits and notices follow the acknowledgement: let them land before deciding
+            // what was acknowledged and before the next read of the message.
+            settle(&fake).await;
+            let noticed = fake
+                .latest_message_for(interaction)
+                .await
+                .is_some_and(|m| m.id != clicked);
+            expect(&body, noticed, &mut ack);
         }
         bot.kill().unwrap();
         bot.wait().unwrap();

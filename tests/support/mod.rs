@@ -26,6 +26,7 @@ pub mod multipart;
 pub mod pg;
 pub mod process;
 pub mod serve;
+pub mod slow_store;
 pub mod spec;
 
 pub use fake_discord::{FakeDiscord, FakeMessage, FakeUser, Recorded};
