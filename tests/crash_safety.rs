@@ -8,7 +8,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{json, Value};
 
@@ -91,7 +90,8 @@ async fn kill_minus_nine_at_random_points_loses_nothing() {
             let last = a + 1 == actions;
             // On the last action of some rounds, kill while the click is in flight.
             let kill_in_flight = last && rng.below(3) == 0;
-            let mut clicked = 0;
+            // The message the click is on (set by each branch that clicks).
+            let clicked: u64;
             let (interaction, expect): (u64, Expectation) = if rng.below(2) == 0 {
                 let p = &people[rng.below(people.len() as u64) as usize];
                 let msg = match private_msg.get(&p.id) {
