@@ -106,19 +106,11 @@ impl Bot {
         clock: Arc<dyn Clock>,
         store: Arc<dyn framework_advisor::storage::SessionStore>,
     ) -> Bot {
-        let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
-        let app = Arc::new(
-            App::new(content, store, clock, config.session_ttl_secs())
-                .with_team_settings(config.team_ttl_secs(), config.team.quorum),
-        );
+        let app = app_for(&config, store, clock);
         let (tx, rx) = oneshot::channel::<()>();
         let (ready_tx, mut ready_rx) = watch::channel(false);
         let run_app = app.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("bot runtime");
+        let runtime = bot_runtime();
         let handle = runtime.spawn(async move {
             let shutdown = async move {
                 let _ = rx.await;
@@ -292,4 +284,26 @@ pub async fn registered_by_an_earlier_deploy(fake: &FakeDiscord) {
     let defs = framework_advisor::discord::commands::definitions(&content.knowledge.messages.commands);
     fake.register_commands(None, serde_json::to_value(&defs).expect("definitions serialise"))
         .await;
+}
+
+/// The bot's `App` as `main` builds it from `config`, over the test's store and clock.
+pub fn app_for(
+    config: &Config,
+    store: Arc<dyn framework_advisor::storage::SessionStore>,
+    clock: Arc<dyn Clock>,
+) -> Arc<App> {
+    let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
+    Arc::new(
+        App::new(content, store, clock, config.session_ttl_secs())
+            .with_team_settings(config.team_ttl_secs(), config.team.quorum),
+    )
+}
+
+/// A runtime of the bot's own, so stopping or killing it is independent of the test's.
+pub fn bot_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("bot runtime")
 }

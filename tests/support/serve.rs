@@ -65,19 +65,11 @@ impl ServeBot {
         clock: Arc<dyn Clock>,
         store: Arc<dyn framework_advisor::storage::SessionStore>,
     ) -> ServeBot {
-        let content = Arc::new(Content::load(&config.content.dir).expect("responses/ is valid"));
-        let app = Arc::new(
-            App::new(content, store, clock, config.session_ttl_secs())
-                .with_team_settings(config.team_ttl_secs(), config.team.quorum),
-        );
+        let app = super::bot::app_for(&config, store, clock);
         let (tx, rx) = oneshot::channel::<()>();
         let (ready_tx, mut ready_rx) = watch::channel(None);
         let run_app = app.clone();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("bot runtime");
+        let runtime = super::bot::bot_runtime();
         let handle = runtime.spawn(async move {
             let shutdown = async move {
                 let _ = rx.await;
