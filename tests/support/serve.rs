@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
@@ -135,6 +136,41 @@ pub fn spawn_serve(binary: &str, config: &Path) -> (Child, SocketAddr) {
 
 /// [`spawn_serve`] with more environment (e.g. `FA_STORAGE__BACKEND`).
 pub fn spawn_serve_with_env(binary: &str, config: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr) {
+    let (child, addr, _) = spawn_serve_watched(binary, config, env);
+    (child, addr)
+}
+
+/// What a `serve` child logged at WARN and ERROR, counted by the thread that drains its stderr
+/// (benches report it: an instance that errs under load is a finding, not noise to discard).
+#[derive(Default, Debug)]
+pub struct ServeLog {
+    pub warnings: AtomicUsize,
+    pub errors: AtomicUsize,
+    /// The first few WARN/ERROR lines, verbatim.
+    pub first: Mutex<Vec<String>>,
+}
+
+impl ServeLog {
+    const KEPT: usize = 5;
+
+    fn saw(&self, line: &str) {
+        let counter = if line.contains("\"level\":\"ERROR\"") {
+            &self.errors
+        } else if line.contains("\"level\":\"WARN\"") {
+            &self.warnings
+        } else {
+            return;
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first.lock().unwrap_or_else(|p| p.into_inner());
+        if first.len() < Self::KEPT {
+            first.push(line.to_string());
+        }
+    }
+}
+
+/// [`spawn_serve_with_env`] that also counts the child's WARN and ERROR log lines.
+pub fn spawn_serve_watched(binary: &str, config: &Path, env: &[(&str, &str)]) -> (Child, SocketAddr, Arc<ServeLog>) {
     let mut child = Command::new(binary)
         .args(["--config", &config.display().to_string(), "serve"])
         .env_remove("DISCORD_TOKEN")
@@ -150,9 +186,12 @@ pub fn spawn_serve_with_env(binary: &str, config: &Path, env: &[(&str, &str)]) -
         .expect("the binary starts");
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = Arc::new(ServeLog::default());
+    let seen = log.clone();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            seen.saw(&line);
             // JSON logs: `"addr":"127.0.0.1:PORT"` in the "serving HTTP interactions" line.
             if let Some(at) = line.find("\"addr\":\"") {
                 let addr = line[at + 8..].split('"').next().unwrap_or_default().to_string();
@@ -167,5 +206,5 @@ pub fn spawn_serve_with_env(binary: &str, config: &Path, env: &[(&str, &str)]) -
         .expect("serve logged its address in time")
         .parse()
         .expect("a socket address");
-    (child, addr)
+    (child, addr, log)
 }
