@@ -313,7 +313,10 @@ impl Figures {
     fn line(&self, name: &str, width: usize) -> String {
         let all = self.all();
         let db = if self.db_cpu_secs > 0.0 {
-            format!(" + PostgreSQL CPU {:.0} us/interaction", self.db_cpu_us_per_interaction())
+            format!(
+                " + PostgreSQL CPU {:.0} us/interaction",
+                self.db_cpu_us_per_interaction()
+            )
         } else {
             String::new()
         };
@@ -569,7 +572,15 @@ fn main() {
                 order.reverse();
             }
             for i in order {
-                measure(serves[i], &mut run, round, dir.path(), pg.as_ref(), &mut serve_figures[i]).await;
+                measure(
+                    serves[i],
+                    &mut run,
+                    round,
+                    dir.path(),
+                    pg.as_ref(),
+                    &mut serve_figures[i],
+                )
+                .await;
             }
         }
         let sync = fdatasync_median(dir.path(), 200);
@@ -589,7 +600,10 @@ fn main() {
         }
         let (full_all, bare_all) = (full.all(), bare.all());
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-12);
-        println!("  fdatasync median {:.3} ms (4 KiB writes on the data directory's disk)", ms(sync));
+        println!(
+            "  fdatasync median {:.3} ms (4 KiB writes on the data directory's disk)",
+            ms(sync)
+        );
         println!(
             "  full/bare: command median {:.2}x   click median {:.2}x   p99 {:.2}x   CPU/interaction {:.2}x",
             ratio(percentile(&full.commands, 0.5), percentile(&bare.commands, 0.5)),
@@ -622,7 +636,11 @@ fn main() {
                 ratio(percentile(&f.clicks, 0.5), percentile(&bare.clicks, 0.5)),
                 ratio(percentile(&all, 0.99), percentile(&bare_all, 0.99)),
                 (f.cpu_us_per_interaction() + f.db_cpu_us_per_interaction()) / bare.cpu_us_per_interaction().max(1e-9),
-                if which.postgres() { " (instances + PostgreSQL)" } else { "" },
+                if which.postgres() {
+                    " (instances + PostgreSQL)"
+                } else {
+                    ""
+                },
                 f.per_second() / bare.per_second().max(1e-9),
             );
         }
