@@ -113,7 +113,7 @@ pub struct StorageConfig {
     pub pool_size: usize,
     /// PostgreSQL: a statement running longer fails (the user gets the usual apology).
     pub statement_timeout_ms: u64,
-    /// sled: `power` (fdatasync after each flush) or `process`.
+    /// sled: `power` (an fdatasync of the journal per change) or `process`.
     pub durability: crate::storage::Durability,
     /// sled's page cache in MiB (bounds the process's memory).
     pub cache_capacity_mib: u64,

@@ -20,6 +20,7 @@
 //!   runs against the latest committed state and runs again on conflict.
 
 pub mod engine;
+pub mod journal;
 pub mod postgres;
 pub mod rules;
 pub mod sled;

@@ -9,23 +9,38 @@
 //!   without a shard were written by builds before sharding, and still count)
 //! - `meta`:     small named values, leases, and `storage:layout`
 //!
-//! Durability: sled makes a flush durable with `pwrite` + `sync_file_range`
-//! (`pagecache/iobuf.rs`), which survives `kill -9` but flushes neither the
-//! device cache nor the file's metadata. [`Durability::Power`] adds an
-//! `fdatasync` of sled's log file (`<path>/db`, see `Config::db_path` in
-//! sled's `config.rs`) after each flush: an fsync through any descriptor
-//! flushes the file.
+//! Durability: a change is durable once it is appended to the
+//! [`journal`](super::journal) (and, under [`Durability::Power`], once an
+//! `fdatasync` of the journal covers it), not when sled flushes. A flushed
+//! sled 0.34 transaction costs two `pwrite` + `sync_file_range` round trips
+//! through sled's thread pool; the journal costs one append into the page
+//! cache (which survives `kill -9`) and, for `power`, one `fdatasync` shared
+//! by concurrent changes. sled serves every read; a checkpoint thread
+//! flushes sled (and `fdatasync`s its log file `<path>/db` under `power`:
+//! sled's own `sync_file_range` flushes neither the device cache nor the
+//! file's metadata) about once a second and retires the journal files that
+//! flush covers. On open, the journal's records are replayed over what sled
+//! persisted, then flushed, before anything else runs.
+//!
+//! Writes are serialised by one writer lock held across validate, append and
+//! apply: the journal order is the commit order, expectations are checked
+//! against a state no other writer can change, and sled's own transaction
+//! never conflicts. What the lock covers is microseconds of work; the
+//! `fdatasync` happens outside it.
 
-use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
-use ::sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-use ::sled::{Db, Tree};
+use ::sled::transaction::{TransactionError, Transactional};
+use ::sled::{Batch, Db, Tree};
 use serde::{Deserialize, Serialize};
 
 use super::engine::{Backend, Store};
+use super::journal::{self, Journal, Op};
 use super::rules::{self, ActiveWrite, ExpiryKey, ExpiryWrite, Kind, OwnerWrite, WriteSet};
 use super::StoreError;
 use crate::domain::questionnaire::Status;
@@ -42,7 +57,8 @@ impl From<::sled::Error> for StoreError {
 pub enum Durability {
     /// Survives the process being killed (the OS still holds the data).
     Process,
-    /// Also survives a power cut or a crashed VM: an `fdatasync` after the flush.
+    /// Also survives a power cut or a crashed VM: an `fdatasync` of the
+    /// journal before the change is acknowledged.
     #[default]
     Power,
 }
@@ -69,27 +85,53 @@ const ACTIVE: usize = 1;
 const BY_OWNER: usize = 2;
 const EXPIRY: usize = 3;
 const STATS: usize = 4;
+const META: usize = 5;
+/// Keyspaces: the five trees above and `meta`.
+const SPACES: usize = 6;
 
 /// The layout this build writes; older stores are upgraded on open.
 const LAYOUT: &[u8] = b"2";
 const LAYOUT_KEY: &str = "storage:layout";
 
+/// How often the checkpoint thread flushes sled and retires journal files
+/// (sled's own periodic flush is off: this replaces it).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// A journal this large is checkpointed at once, whatever the clock says, so
+/// a burst never leaves much to replay on the next open.
+const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+
 pub struct SledBackend {
+    shared: Arc<Shared>,
+    checkpointer: Option<JoinHandle<()>>,
+}
+
+struct Shared {
     db: Db,
-    /// In the order of the constants above.
-    trees: [Tree; 5],
-    meta: Tree,
-    /// sled's log file, for `fdatasync` under [`Durability::Power`].
+    /// Indexed by the space constants above (`meta` last).
+    trees: [Tree; SPACES],
+    /// sled's log file, `fdatasync`ed at each flush under [`Durability::Power`].
     log: Option<File>,
-    internal_retries: AtomicU64,
+    /// `None` for [`SledStore::temporary`] (tests, benches): every sync is a
+    /// sled flush there, as nothing survives the process anyway.
+    journal: Option<Journal>,
+    /// Held across validate, append and apply (see the module docs).
+    writer: Mutex<()>,
+    /// Set on drop; the checkpoint thread waits on `wake`.
+    stop: Mutex<bool>,
+    wake: Condvar,
 }
 
 /// The store on sled. Cloning is not needed: share it in an `Arc`.
 pub type SledStore = Store<SledBackend>;
 
-/// A commit's expectation did not hold.
-#[derive(Debug)]
-struct Conflict;
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing guarded here is left half-changed by a panic.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn io_error(what: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |e| StoreError::Io(format!("{what}: {e}"))
+}
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(a.len() + b.len() + 1);
@@ -115,66 +157,172 @@ impl Store<SledBackend> {
         Self::open_with(path, SledOptions::default())
     }
 
-    /// Opens (or creates) the store at `path`. A second process on the same
-    /// directory gets an `Open` error naming the path (sled holds a file lock).
+    /// Opens (or creates) the store at `path`, replaying the journal a
+    /// previous process left. A second process on the same directory gets an
+    /// `Open` error naming the path (sled holds a file lock).
     pub fn open_with(path: &Path, options: SledOptions) -> Result<Self, StoreError> {
         let open_error = |reason: String| StoreError::Open {
             path: path.display().to_string(),
             reason,
         };
+        let power = options.durability == Durability::Power;
         let db = ::sled::Config::new()
             .path(path)
             .cache_capacity(options.cache_capacity)
+            // The checkpoint thread flushes; the journal is the durability point.
+            .flush_every_ms(None)
             .open()
             .map_err(|e| open_error(e.to_string()))?;
-        let log = match options.durability {
-            Durability::Process => None,
-            Durability::Power => {
-                Some(File::open(path.join("db")).map_err(|e| open_error(format!("sled's log file: {e}")))?)
-            }
+        let log = if power {
+            Some(File::open(path.join("db")).map_err(|e| open_error(format!("sled's log file: {e}")))?)
+        } else {
+            None
         };
-        Ok(Store::new(SledBackend::from_db(db, log)?))
+        let trees = SledBackend::trees_of(&db)?;
+        let recovered = journal::recover(path).map_err(|e| open_error(format!("reading the journal: {e}")))?;
+        if !recovered.records.is_empty() || recovered.discarded_bytes > 0 {
+            tracing::info!(
+                records = recovered.records.len(),
+                discarded_bytes = recovered.discarded_bytes,
+                "replaying the journal"
+            );
+        }
+        replay(&trees, &recovered.records)?;
+        flush_sled(&db, log.as_ref())?;
+        let journal =
+            Journal::start(path, power, &recovered).map_err(|e| open_error(format!("starting the journal: {e}")))?;
+        let shared = Arc::new(Shared {
+            db,
+            trees,
+            log,
+            journal: Some(journal),
+            writer: Mutex::new(()),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        shared.upgrade_layout()?;
+        let worker = shared.clone();
+        let checkpointer = std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || worker.checkpoint_loop())
+            .map_err(|e| open_error(format!("starting the checkpoint thread: {e}")))?;
+        Ok(Store::new(SledBackend {
+            shared,
+            checkpointer: Some(checkpointer),
+        }))
     }
 
     /// A store in a temporary directory removed on drop (tests, benches).
     pub fn temporary() -> Result<Self, StoreError> {
-        Ok(Store::new(SledBackend::from_db(
-            ::sled::Config::new().temporary(true).open()?,
-            None,
-        )?))
+        let db = ::sled::Config::new().temporary(true).open()?;
+        let trees = SledBackend::trees_of(&db)?;
+        let shared = Arc::new(Shared {
+            db,
+            trees,
+            log: None,
+            journal: None,
+            writer: Mutex::new(()),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        shared.upgrade_layout()?;
+        Ok(Store::new(SledBackend {
+            shared,
+            checkpointer: None,
+        }))
     }
 
-    /// Flushes and returns when done; used on shutdown.
+    /// Flushes sled and empties the journal; used on shutdown.
     pub fn close(&self) -> Result<(), StoreError> {
-        self.backend().sync()
+        self.backend().shared.checkpoint()
     }
 }
 
+/// Writes the journal's records into sled, in order (later values win).
+fn replay(trees: &[Tree; SPACES], records: &[Vec<Op>]) -> Result<(), StoreError> {
+    let mut batches: [Batch; SPACES] = Default::default();
+    for op in records.iter().flatten() {
+        let Some(batch) = batches.get_mut(usize::from(op.space)) else {
+            // Not written by this build: nothing to apply it to.
+            tracing::warn!(space = op.space, "journal entry for an unknown keyspace skipped");
+            continue;
+        };
+        match &op.value {
+            Some(v) => batch.insert(op.key.as_slice(), v.as_slice()),
+            None => batch.remove(op.key.as_slice()),
+        }
+    }
+    for (tree, batch) in trees.iter().zip(batches) {
+        tree.apply_batch(batch)?;
+    }
+    Ok(())
+}
+
+/// sled's flush, plus an `fdatasync` of its log under `power`.
+fn flush_sled(db: &Db, log: Option<&File>) -> Result<(), StoreError> {
+    db.flush()?;
+    if let Some(log) = log {
+        log.sync_data().map_err(io_error("fdatasync of sled's log"))?;
+    }
+    Ok(())
+}
+
 impl SledBackend {
-    fn from_db(db: Db, log: Option<File>) -> Result<Self, StoreError> {
-        let trees = [
+    fn trees_of(db: &Db) -> Result<[Tree; SPACES], StoreError> {
+        Ok([
             db.open_tree("sessions")?,
             db.open_tree("active")?,
             db.open_tree("by_owner")?,
             db.open_tree("expiry")?,
             db.open_tree("stats")?,
-        ];
-        let meta = db.open_tree("meta")?;
-        let backend = SledBackend {
-            db,
-            trees,
-            meta,
-            log,
-            internal_retries: AtomicU64::new(0),
-        };
-        backend.upgrade_layout()?;
-        Ok(backend)
+            db.open_tree("meta")?,
+        ])
     }
 
+    fn tree(&self, space: usize) -> &Tree {
+        &self.shared.trees[space]
+    }
+}
+
+impl Drop for SledBackend {
+    fn drop(&mut self) {
+        *lock(&self.shared.stop) = true;
+        self.shared.wake.notify_all();
+        if let Some(thread) = self.checkpointer.take() {
+            let _ = thread.join();
+        }
+        if let Err(e) = self.shared.checkpoint() {
+            // The journal still holds everything: the next open replays it.
+            tracing::warn!(error = %e, "final checkpoint failed");
+        }
+    }
+}
+
+/// Changes being planned under the writer lock: reads see them first.
+#[derive(Default)]
+struct Pending(BTreeMap<(usize, Vec<u8>), Option<Vec<u8>>>);
+
+impl Pending {
+    fn get(&self, shared: &Shared, space: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.0.get(&(space, key.to_vec())) {
+            Some(v) => Ok(v.clone()),
+            None => Ok(shared.trees[space].get(key)?.map(|v| v.to_vec())),
+        }
+    }
+    fn put(&mut self, space: usize, key: Vec<u8>, value: &[u8]) {
+        self.0.insert((space, key), Some(value.to_vec()));
+    }
+    fn remove(&mut self, space: usize, key: Vec<u8>) {
+        self.0.insert((space, key), None);
+    }
+}
+
+impl Shared {
     /// Stores written before the expiry index and the active counter get
     /// both, once, from one pass over the records.
     fn upgrade_layout(&self) -> Result<(), StoreError> {
-        if self.meta.get(LAYOUT_KEY)?.as_deref() == Some(LAYOUT) {
+        let meta = &self.trees[META];
+        if meta.get(LAYOUT_KEY)?.as_deref() == Some(LAYOUT) {
             return Ok(());
         }
         let mut active = 0i64;
@@ -194,84 +342,147 @@ impl SledBackend {
         if active != 0 {
             self.trees[STATS].insert(counter_key(rules::counter::ACTIVE, 0), &active.to_be_bytes())?;
         }
-        self.meta.insert(LAYOUT_KEY, LAYOUT)?;
-        self.db.flush()?;
-        Ok(())
+        meta.insert(LAYOUT_KEY, LAYOUT)?;
+        // Before any journal record can depend on it.
+        flush_sled(&self.db, self.log.as_ref())
     }
 
-    fn apply(&self, ws: &WriteSet) -> Result<bool, StoreError> {
-        let runs = Cell::new(0u32);
-        let result = Transactional::<Conflict>::transaction(self.trees.as_slice(), |t| {
-            runs.set(runs.get() + 1);
-            let conflict = || ConflictableTransactionError::Abort(Conflict);
-            for r in &ws.records {
-                let current = t[SESSIONS].get(r.id.as_bytes())?;
-                // An unreadable record never matches: the caller re-reads
-                // and reports it.
-                let version = current.map(|b| rules::version_of(&b).unwrap_or(u64::MAX));
-                if version != r.expect {
-                    return Err(conflict());
-                }
-                match &r.new {
-                    Some((_, bytes)) => t[SESSIONS].insert(r.id.as_bytes(), bytes.as_slice())?,
-                    None => t[SESSIONS].remove(r.id.as_bytes())?,
+    /// Appends `pending` to the journal and applies it to sled atomically.
+    /// The caller holds the writer lock.
+    fn write(&self, pending: Pending) -> Result<(), StoreError> {
+        if pending.0.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<Op> = pending
+            .0
+            .into_iter()
+            .map(|((space, key), value)| Op {
+                space: space as u8,
+                key,
+                value,
+            })
+            .collect();
+        if let Some(journal) = &self.journal {
+            journal.append(&ops).map_err(io_error("appending to the journal"))?;
+            if journal.len() > CHECKPOINT_BYTES {
+                self.wake.notify_all();
+            }
+        }
+        // One sled transaction, so readers never see half a change. The
+        // writer lock means it never conflicts.
+        let applied = Transactional::<()>::transaction(self.trees.as_slice(), |t| {
+            for op in &ops {
+                let tree = &t[usize::from(op.space)];
+                match &op.value {
+                    Some(v) => tree.insert(op.key.as_slice(), v.as_slice())?,
+                    None => tree.remove(op.key.as_slice())?,
                 };
-            }
-            for a in &ws.active {
-                match a {
-                    ActiveWrite::Claim {
-                        owner,
-                        scope,
-                        id,
-                        expect,
-                    } => {
-                        let k = key2(owner, scope);
-                        let current = t[ACTIVE].get(&k)?;
-                        if current.as_deref() != expect.as_deref().map(str::as_bytes) {
-                            return Err(conflict());
-                        }
-                        t[ACTIVE].insert(k, id.as_bytes())?;
-                    }
-                    ActiveWrite::Release { owner, scope, id } => {
-                        let k = key2(owner, scope);
-                        if t[ACTIVE].get(&k)?.is_some_and(|v| v.as_ref() == id.as_bytes()) {
-                            t[ACTIVE].remove(k)?;
-                        }
-                    }
-                }
-            }
-            for o in &ws.owners {
-                match o {
-                    OwnerWrite::Add { owner, id, scope } => {
-                        t[BY_OWNER].insert(key2(owner, id), scope.as_bytes())?;
-                    }
-                    OwnerWrite::Remove { owner, id } => {
-                        t[BY_OWNER].remove(key2(owner, id))?;
-                    }
-                }
-            }
-            for e in &ws.expiry {
-                match e {
-                    ExpiryWrite::Add(k) => t[EXPIRY].insert(k.to_bytes(), &[][..])?,
-                    ExpiryWrite::Remove(k) => t[EXPIRY].remove(k.to_bytes())?,
-                };
-            }
-            for c in &ws.counters {
-                let k = counter_key(&c.name, c.shard);
-                let old = t[STATS].get(&k)?.map_or(0, |v| counter_value(&v));
-                t[STATS].insert(k, &old.saturating_add(c.delta).to_be_bytes())?;
             }
             Ok(())
         });
-        if runs.get() > 1 {
-            self.internal_retries
-                .fetch_add(u64::from(runs.get() - 1), Ordering::Relaxed);
-            metrics::counter!(super::TX_RETRIES_METRIC, "backend" => "sled").increment(u64::from(runs.get() - 1));
-        }
-        match result {
-            Ok(()) => Ok(true),
-            Err(TransactionError::Abort(Conflict)) => Ok(false),
+        match applied {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(())) => Err(StoreError::Io("sled transaction aborted".into())),
             Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// Plans `ws` against the current state: `None` if an expectation fails.
+    fn plan(&self, ws: &WriteSet) -> Result<Option<Pending>, StoreError> {
+        let mut p = Pending::default();
+        for r in &ws.records {
+            let current = p.get(self, SESSIONS, r.id.as_bytes())?;
+            // An unreadable record never matches: the caller re-reads and
+            // reports it.
+            let version = current.map(|b| rules::version_of(&b).unwrap_or(u64::MAX));
+            if version != r.expect {
+                return Ok(None);
+            }
+            match &r.new {
+                Some((_, bytes)) => p.put(SESSIONS, r.id.as_bytes().to_vec(), bytes),
+                None => p.remove(SESSIONS, r.id.as_bytes().to_vec()),
+            }
+        }
+        for a in &ws.active {
+            match a {
+                ActiveWrite::Claim {
+                    owner,
+                    scope,
+                    id,
+                    expect,
+                } => {
+                    let k = key2(owner, scope);
+                    let current = p.get(self, ACTIVE, &k)?;
+                    if current.as_deref() != expect.as_deref().map(str::as_bytes) {
+                        return Ok(None);
+                    }
+                    p.put(ACTIVE, k, id.as_bytes());
+                }
+                ActiveWrite::Release { owner, scope, id } => {
+                    let k = key2(owner, scope);
+                    if p.get(self, ACTIVE, &k)?.is_some_and(|v| v == id.as_bytes()) {
+                        p.remove(ACTIVE, k);
+                    }
+                }
+            }
+        }
+        for o in &ws.owners {
+            match o {
+                OwnerWrite::Add { owner, id, scope } => p.put(BY_OWNER, key2(owner, id), scope.as_bytes()),
+                OwnerWrite::Remove { owner, id } => p.remove(BY_OWNER, key2(owner, id)),
+            }
+        }
+        for e in &ws.expiry {
+            match e {
+                ExpiryWrite::Add(k) => p.put(EXPIRY, k.to_bytes(), &[]),
+                ExpiryWrite::Remove(k) => p.remove(EXPIRY, k.to_bytes()),
+            }
+        }
+        for c in &ws.counters {
+            let k = counter_key(&c.name, c.shard);
+            let old = p.get(self, STATS, &k)?.map_or(0, |v| counter_value(&v));
+            p.put(STATS, k, &old.saturating_add(c.delta).to_be_bytes());
+        }
+        Ok(Some(p))
+    }
+
+    /// Flushes sled durably, then retires the journal files that flush covers.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        let Some(journal) = &self.journal else {
+            return flush_sled(&self.db, self.log.as_ref());
+        };
+        // Under the writer lock, so every record in the old file is applied.
+        let old = {
+            let _writer = lock(&self.writer);
+            journal.rotate().map_err(io_error("rotating the journal"))?
+        };
+        if let Some(old) = old {
+            flush_sled(&self.db, self.log.as_ref())?;
+            journal
+                .retire(&old)
+                .map_err(io_error("removing a checkpointed journal file"))?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_loop(&self) {
+        let mut stop = lock(&self.stop);
+        while !*stop {
+            stop = self
+                .wake
+                .wait_timeout(stop, CHECKPOINT_EVERY)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            if *stop {
+                break;
+            }
+            drop(stop);
+            if let Err(e) = self.checkpoint() {
+                // Nothing is lost: the journal keeps every record until a
+                // checkpoint succeeds.
+                tracing::warn!(error = %e, "store checkpoint failed; will retry");
+            }
+            stop = lock(&self.stop);
         }
     }
 }
@@ -282,18 +493,19 @@ impl Backend for SledBackend {
     }
 
     fn read(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.trees[SESSIONS].get(id.as_bytes())?.map(|v| v.to_vec()))
+        Ok(self.tree(SESSIONS).get(id.as_bytes())?.map(|v| v.to_vec()))
     }
 
     fn read_active(&self, owner: &str, scope: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.trees[ACTIVE]
+        Ok(self
+            .tree(ACTIVE)
             .get(key2(owner, scope))?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     fn owner_sessions(&self, owner: &str) -> Result<Vec<String>, StoreError> {
         let prefix = key2(owner, "");
-        self.trees[BY_OWNER]
+        self.tree(BY_OWNER)
             .scan_prefix(&prefix)
             .keys()
             .map(|k| Ok(String::from_utf8_lossy(&k?[prefix.len()..]).into_owned()))
@@ -303,34 +515,39 @@ impl Backend for SledBackend {
     fn expired(&self, kind: Kind, before: i64, limit: usize) -> Result<Vec<ExpiryKey>, StoreError> {
         let range = ExpiryKey::bound(kind, i64::MIN)..ExpiryKey::bound(kind, before);
         let mut out = Vec::new();
-        for k in self.trees[EXPIRY].range(range).keys().take(limit) {
+        let mut foreign = Pending::default();
+        for k in self.tree(EXPIRY).range(range).keys().take(limit) {
             let k = k?;
             match ExpiryKey::from_bytes(&k) {
                 Some(key) => out.push(key),
                 // Not written by this code; removing it keeps the sweep moving.
-                None => {
-                    self.trees[EXPIRY].remove(k)?;
-                }
+                None => foreign.remove(EXPIRY, k.to_vec()),
             }
+        }
+        if !foreign.0.is_empty() {
+            let _writer = lock(&self.shared.writer);
+            self.shared.write(foreign)?;
         }
         Ok(out)
     }
 
     fn commit(&self, writes: &WriteSet) -> Result<bool, StoreError> {
-        self.apply(writes)
+        let _writer = lock(&self.shared.writer);
+        match self.shared.plan(writes)? {
+            Some(pending) => self.shared.write(pending).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     fn sync(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        if let Some(log) = &self.log {
-            log.sync_data()
-                .map_err(|e| StoreError::Io(format!("fdatasync of sled's log: {e}")))?;
+        match &self.shared.journal {
+            Some(journal) => journal.sync().map_err(io_error("fdatasync of the journal")),
+            None => flush_sled(&self.shared.db, self.shared.log.as_ref()),
         }
-        Ok(())
     }
 
     fn counters(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        self.trees[STATS]
+        self.tree(STATS)
             .iter()
             .map(|item| {
                 let (k, v) = item?;
@@ -344,20 +561,27 @@ impl Backend for SledBackend {
     }
 
     fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.meta.get(key.as_bytes())?.map(|v| v.to_vec()))
+        Ok(self.tree(META).get(key.as_bytes())?.map(|v| v.to_vec()))
     }
 
     fn meta_cas(&self, key: &str, expect: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, StoreError> {
-        Ok(self.meta.compare_and_swap(key.as_bytes(), expect, new)?.is_ok())
+        let _writer = lock(&self.shared.writer);
+        let mut p = Pending::default();
+        if p.get(&self.shared, META, key.as_bytes())?.as_deref() != expect {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => p.put(META, key.as_bytes().to_vec(), v),
+            None => p.remove(META, key.as_bytes().to_vec()),
+        }
+        self.shared.write(p).map(|()| true)
     }
 
     fn meta_put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.meta.insert(key.as_bytes(), value)?;
-        Ok(())
-    }
-
-    fn internal_retries(&self) -> u64 {
-        self.internal_retries.load(Ordering::Relaxed)
+        let _writer = lock(&self.shared.writer);
+        let mut p = Pending::default();
+        p.put(META, key.as_bytes().to_vec(), value);
+        self.shared.write(p)
     }
 }
 
@@ -384,9 +608,11 @@ mod tests {
     #[test]
     fn unreadable_record_is_reported_not_panicked() {
         let store = SledStore::temporary().unwrap();
-        store.backend().trees[SESSIONS].insert("x", &b"{not json"[..]).unwrap();
+        store.backend().shared.trees[SESSIONS]
+            .insert("x", &b"{not json"[..])
+            .unwrap();
         assert!(matches!(store.get("x"), Err(StoreError::Corrupt { .. })));
-        store.backend().trees[SESSIONS]
+        store.backend().shared.trees[SESSIONS]
             .insert("y", &br#"{"schema":99,"session":{}}"#[..])
             .unwrap();
         assert!(store.get("y").unwrap_err().to_string().contains("schema version 99"));
@@ -419,6 +645,76 @@ mod tests {
         assert_eq!(store.stats().unwrap().active, 0);
     }
 
+    /// A journal left by a killed process is replayed on open, then retired.
+    #[test]
+    fn journal_records_are_replayed_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.start(new_session("a", "u")).unwrap();
+            store.backend().shared.trees[SESSIONS]
+                .get("a")
+                .unwrap()
+                .unwrap()
+                .to_vec()
+        };
+        // What a kill before the next checkpoint leaves: the journal holds
+        // the change, sled does not.
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.delete_owner("u").unwrap();
+            store.backend().shared.checkpoint().unwrap();
+        }
+        std::fs::write(
+            dir.path().join("fa-journal.99"),
+            journal::encode(&[
+                Op {
+                    space: SESSIONS as u8,
+                    key: b"a".to_vec(),
+                    value: Some(record),
+                },
+                Op {
+                    space: ACTIVE as u8,
+                    key: key2("u", PRIVATE_SCOPE),
+                    value: Some(b"a".to_vec()),
+                },
+            ]),
+        )
+        .unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        assert_eq!(store.active("u", PRIVATE_SCOPE).unwrap().unwrap().id, "a");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("fa-journal."))
+            .collect();
+        assert_eq!(left, vec!["fa-journal.100".to_string()], "replayed files are retired");
+    }
+
+    /// Changes acknowledged under `process` durability are in the journal
+    /// before sled flushes them.
+    #[test]
+    fn a_commit_is_in_the_journal_before_any_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open_with(
+            dir.path(),
+            SledOptions {
+                durability: Durability::Process,
+                ..SledOptions::default()
+            },
+        )
+        .unwrap();
+        store.start(new_session("a", "u")).unwrap();
+        let recovered = journal::recover(dir.path()).unwrap();
+        let keys: Vec<_> = recovered
+            .records
+            .iter()
+            .flatten()
+            .map(|o| (o.space, o.key.clone()))
+            .collect();
+        assert!(keys.contains(&(SESSIONS as u8, b"a".to_vec())), "{keys:?}");
+    }
+
     #[test]
     fn power_durability_opens_the_log_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -430,7 +726,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(store.backend().log.is_some());
+        assert!(store.backend().shared.log.is_some());
         store.start(new_session("a", "u")).unwrap();
         store.flush().unwrap();
     }
