@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::engine::{Backend, Store};
 use super::rules::{self, ActiveWrite, ExpiryKey, ExpiryWrite, Kind, OwnerWrite, WriteSet};
 use super::StoreError;
-use crate::domain::questionnaire::Status;
+use crate::domain::session::Status;
 
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> Self {
@@ -365,7 +365,7 @@ impl Backend for SledBackend {
 mod tests {
     use super::*;
     use crate::domain::questionnaire::tests::sample;
-    use crate::domain::questionnaire::{Session, PRIVATE_SCOPE};
+    use crate::domain::session::{Session, PRIVATE_SCOPE};
     use crate::storage::SessionStore;
 
     fn new_session(id: &str, owner: &str) -> Session {
