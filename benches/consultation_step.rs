@@ -19,8 +19,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 use framework_advisor::app::{Action, App, ManualClock, ViewKind};
-use framework_advisor::domain::content::Content;
-use framework_advisor::domain::questionnaire::{Command, Session, PRIVATE_SCOPE};
+use framework_advisor::content::Content;
+use framework_advisor::domain::session::{Command, Session, PRIVATE_SCOPE};
 use framework_advisor::storage::SledStore;
 
 fn content() -> Arc<Content> {

@@ -768,8 +768,7 @@ mod bare {
             .build()
             .unwrap();
         rt.block_on(async {
-            let content =
-                framework_advisor::domain::content::Content::load(&support::bot::responses_dir()).expect("content");
+            let content = framework_advisor::content::Content::load(&support::bot::responses_dir()).expect("content");
             let commands = framework_advisor::discord::commands::definitions(&content.knowledge.messages.commands);
             let build = || {
                 HttpBuilder::new(FakeDiscord::TOKEN)

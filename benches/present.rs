@@ -17,9 +17,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-use framework_advisor::domain::content::Content;
-use framework_advisor::domain::questionnaire::{Answer, Session, Status, PRIVATE_SCOPE};
-use framework_advisor::domain::scoring::{picks_from_answers, recommend};
+use framework_advisor::content::Content;
+use framework_advisor::domain::questionnaire::Answer;
+use framework_advisor::domain::scoring::picks_from_answers;
+use framework_advisor::domain::session::{Session, Status, PRIVATE_SCOPE};
 use framework_advisor::domain::team::{Split, TeamState, Unity};
 use framework_advisor::present::{self, chart, record, Audience};
 
@@ -102,7 +103,7 @@ fn team_of(content: &Content, questions: usize, voters: usize) -> (Session, Unit
 fn bench(c: &mut Criterion) {
     let content = content();
     let private = finished(&content);
-    let rec = recommend(&content, &picks_from_answers(&private.answers));
+    let rec = content.recommend(&picks_from_answers(&private.answers));
     let view = present::recommendation(&content, &rec, Audience::Private);
     let rows = present::contributions(&content, &private);
     let title = chart::title(&content, &view, false);

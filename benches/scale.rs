@@ -31,8 +31,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use framework_advisor::domain::content::Content;
-use framework_advisor::domain::questionnaire::{Command as Cmd, Questionnaire, Session, Status, PRIVATE_SCOPE};
+use framework_advisor::content::Content;
+use framework_advisor::domain::questionnaire::Questionnaire;
+use framework_advisor::domain::session::{Command as Cmd, Session, Status, PRIVATE_SCOPE};
 use framework_advisor::storage::rules;
 use framework_advisor::storage::{Backend, PgOptions, PgStore, SessionStore, SledOptions, SledStore, Store};
 

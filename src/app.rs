@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use crate::domain::content::Content;
-use crate::domain::questionnaire::{Command, EngineError, Question, Session, Status, PRIVATE_SCOPE};
-use crate::domain::scoring::{picks_from_answers, recommend, Recommendation, Verdict, WeightedPick};
+use crate::content::Content;
+use crate::domain::questionnaire::Question;
+use crate::domain::scoring::{picks_from_answers, Recommendation, Verdict, WeightedPick};
 use crate::domain::search::{Hit, Intent, SearchIndex};
+use crate::domain::session::{Command, EngineError, Session, Status, PRIVATE_SCOPE};
 use crate::domain::team::{member_picks, team_picks, unity, Unity};
 use crate::error::{AppError, UserError};
 use crate::storage::{SessionStore, Started, Stats};
@@ -352,7 +353,7 @@ impl App {
     }
 
     fn view(&self, session: Session, kind: ViewKind, notice: Option<String>) -> ConsultView {
-        let rec = recommend(&self.content, &self.picks(&session));
+        let rec = self.content.recommend(&self.picks(&session));
         let texts = self.content.knowledge.texts();
         let lean = (!session.answers.is_empty()).then(|| {
             match rec.scores.as_slice() {
@@ -458,7 +459,7 @@ impl App {
             };
             s.apply_at(q, command, revision, now)?;
             if s.status == Status::Completed {
-                let rec = recommend(content, &picks_from_answers(&s.answers));
+                let rec = content.recommend(&picks_from_answers(&s.answers));
                 s.outcome = Some(outcome_key(&rec.verdict));
             }
             Ok(())
@@ -561,7 +562,7 @@ impl App {
             }
             if s.status == Status::Completed {
                 if let Some(team) = &s.team {
-                    let rec = recommend(content, &team_picks(q, &s.answers, team));
+                    let rec = content.recommend(&team_picks(q, &s.answers, team));
                     s.outcome = Some(outcome_key(&rec.verdict));
                 }
             }
@@ -615,7 +616,7 @@ impl App {
         if picks.is_empty() {
             return Err(self.user_error(|t| &t.my_score_none));
         }
-        Ok(recommend(&self.content, &picks))
+        Ok(self.content.recommend(&picks))
     }
 
     /// The recommendation of a completed session, for sharing. Owner only.

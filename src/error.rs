@@ -9,7 +9,7 @@
 
 use thiserror::Error;
 
-use crate::domain::questionnaire::EngineError;
+use crate::domain::session::EngineError;
 use crate::storage::StoreError;
 
 /// A refusal or notice meant for the user. Handlers show `to_string()` as is.

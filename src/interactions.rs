@@ -26,7 +26,7 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::discord::dispatch::{self, After, Outcome};
 use crate::discord::render;
-use crate::domain::questionnaire::Status;
+use crate::domain::session::Status;
 use crate::error::AppError;
 use crate::ops;
 

@@ -5,8 +5,11 @@
 //! that ends in a recommendation that explains itself.
 //!
 //! # Layout
-//! - [`domain`]: pure and synchronous: content loading and validation, the
-//!   questionnaire state machine, scoring, free-text search.
+//! - [`domain`]: pure and synchronous, no I/O, an acyclic module graph: framework ids and
+//!   limits, knowledge and questionnaire types, the consultation state machine and team votes,
+//!   scoring, free-text search.
+//! - [`content`]: loads and validates `responses/` into domain types (the one module that reads
+//!   files).
 //! - [`storage`]: the `SessionStore` trait, its backend-neutral rules, and the sled and PostgreSQL backends.
 //! - [`app`]: use cases (ask, compare, consult...) returning transport-neutral values.
 //! - [`config`]: typed configuration: defaults < TOML file < environment.
@@ -20,11 +23,13 @@
 //! - [`present`]: view models (what is shown) shared by the Discord and terminal
 //!   renderers, the PNG chart and the Markdown decision record.
 //!
-//! Dependencies point down only: `main -> cli/discord -> app -> domain, storage`.
+//! Dependencies point down only: `main -> cli/discord -> app -> content, domain, storage`;
+//! `content -> domain`, never the reverse.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod discord;
 pub mod domain;
 pub mod error;

@@ -13,7 +13,7 @@ use framework_advisor::app::{cli_owner, App, SystemClock};
 use framework_advisor::cli::chat::Chat;
 use framework_advisor::cli::team::Roster;
 use framework_advisor::config::{Config, LogFormat};
-use framework_advisor::domain::content::Content;
+use framework_advisor::content::Content;
 use framework_advisor::domain::labels::fill;
 use framework_advisor::storage::SessionStore;
 

@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn default_click_budget_covers_the_longest_flow() {
         let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"));
-        let content = crate::domain::content::Content::load(dir).expect("responses/ loads");
+        let content = crate::content::Content::load(dir).expect("responses/ loads");
         let questions = content.questionnaire.questions.len() as u32;
         let longest_flow = questions * 3 + 3;
         let limits = crate::config::LimitsConfig::default();

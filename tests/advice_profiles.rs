@@ -19,9 +19,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use framework_advisor::domain::content::Content;
+use framework_advisor::content::Content;
 use framework_advisor::domain::questionnaire::{Answer, Question, QuestionKind, Questionnaire};
-use framework_advisor::domain::scoring::{picks_from_answers, recommend, Recommendation, Verdict};
+use framework_advisor::domain::scoring::{picks_from_answers, Recommendation, Verdict};
 
 const CLEAR_AT_LEAST: u8 = 75;
 const CLOSE_AT_MOST: u8 = 60;
@@ -119,7 +119,7 @@ fn reference_profiles_get_the_right_verdict_advice_and_band() {
                 continue;
             }
         };
-        let rec = recommend(&c, &picks_from_answers(&answers));
+        let rec = c.recommend(&picks_from_answers(&answers));
         table.push(format!(
             "| {:<28} | {:<26} | {:>9}% |",
             p.id,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use framework_advisor::domain::content::Content;
+use framework_advisor::content::Content;
 use framework_advisor::domain::questionnaire::{Answer, Questionnaire};
 
 const BIN: &str = env!("CARGO_BIN_EXE_framework-advisor");

@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use framework_advisor::domain::content::{
+use framework_advisor::content::{
     Content, ContentError, ContentErrors, ADVICE_FILE, FRAMEWORKS_FILE, MESSAGES_FILE, QUESTIONNAIRE_FILE, TOPICS_FILE,
 };
 use framework_advisor::domain::questionnaire::QuestionKind;
@@ -774,8 +774,8 @@ fn missing_directory_names_every_file() {
         QUESTIONNAIRE_FILE,
         MESSAGES_FILE,
         ADVICE_FILE,
-        framework_advisor::domain::content::FAQ_FILE,
-        framework_advisor::domain::content::SEARCH_FILE,
+        framework_advisor::content::FAQ_FILE,
+        framework_advisor::content::SEARCH_FILE,
     ] {
         assert_problem(&errors, file, "file", &["cannot read"]);
     }

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use framework_advisor::domain::questionnaire::Status;
+use framework_advisor::domain::session::Status;
 use framework_advisor::storage::{SessionStore, SledStore};
 use support::bot::{answer_for, is_recommendation, WAIT};
 use support::flows::{consult, settle, team_start};

@@ -13,14 +13,12 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
+use framework_advisor::content::Content;
 use framework_advisor::domain::advice::Given;
-use framework_advisor::domain::content::{Content, FRAMEWORK_IDS};
-use framework_advisor::domain::questionnaire::{
-    Answer, Command, EngineError, Question, Questionnaire, Session, Status, PRIVATE_SCOPE,
-};
-use framework_advisor::domain::scoring::{
-    given_of, picks_from_answers, recommend, Verdict, MAX_REASONS, MAX_REASONS_AGAINST,
-};
+use framework_advisor::domain::framework::FRAMEWORK_IDS;
+use framework_advisor::domain::questionnaire::{Answer, Question, Questionnaire};
+use framework_advisor::domain::scoring::{given_of, picks_from_answers, Verdict, MAX_REASONS, MAX_REASONS_AGAINST};
+use framework_advisor::domain::session::{Command, EngineError, Session, Status, PRIVATE_SCOPE};
 
 /// Advice that an answer makes wrong, whatever the conditions in responses/
 /// say: (the answer, whether it was given, words that must not appear).
@@ -355,7 +353,7 @@ proptest! {
         prop_assert_eq!(s.status, Status::Completed);
         prop_assert_eq!(&s.answers, &answers);
 
-        let rec = recommend(c, &picks_from_answers(&answers));
+        let rec = c.recommend(&picks_from_answers(&answers));
         prop_assert!((50..=100).contains(&rec.confidence), "confidence {}", rec.confidence);
         prop_assert!(rec.reasons_for.len() <= MAX_REASONS);
         prop_assert!(rec.reasons_against.len() <= MAX_REASONS_AGAINST);
@@ -448,10 +446,10 @@ proptest! {
 
         // Deterministic: the same answers (also after a trip through the
         // store's JSON encoding) give the same recommendation.
-        prop_assert_eq!(&recommend(c, &picks_from_answers(&answers)), &rec);
+        prop_assert_eq!(&c.recommend(&picks_from_answers(&answers)), &rec);
         let json = serde_json::to_string(&s).unwrap();
         let back: Session = serde_json::from_str(&json).unwrap();
-        prop_assert_eq!(&recommend(c, &picks_from_answers(&back.answers)), &rec);
+        prop_assert_eq!(&c.recommend(&picks_from_answers(&back.answers)), &rec);
     }
 
     #[test]

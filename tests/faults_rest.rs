@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use framework_advisor::domain::questionnaire::Status;
+use framework_advisor::domain::session::Status;
 use support::bot::{answer_for, click, command, is_recommendation, step_of, Bot, WAIT};
 use support::flows::{consult, member, session_of, settle_within, stored, team_control, team_start, vote, votes_field};
 use support::{FakeDiscord, FakeUser};

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use framework_advisor::app::SystemClock;
 use framework_advisor::config::LimitsConfig;
-use framework_advisor::domain::questionnaire::Status;
+use framework_advisor::domain::session::Status;
 
 use support::bot::{click, command, config_for, control, is_recommendation, Bot, WAIT};
 use support::flows::{answer_to_the_end, member, session_of, start_with_registered_mode, stored, team_to_the_end};

@@ -29,11 +29,11 @@ use serde_json::{json, Value};
 use serenity::all::Interaction;
 
 use framework_advisor::app::{App, SystemClock};
+use framework_advisor::content::Content;
 use framework_advisor::discord::custom_id::{ComponentId, ParseError, MAX_LEN};
 use framework_advisor::discord::dispatch::{self, After};
 use framework_advisor::discord::render;
-use framework_advisor::domain::content::Content;
-use framework_advisor::domain::questionnaire::Status;
+use framework_advisor::domain::session::Status;
 use framework_advisor::error::AppError;
 use framework_advisor::storage::{SessionStore, SledStore};
 use support::bot::{answer_for, command, responses_dir, Bot, WAIT};

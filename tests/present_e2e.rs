@@ -188,7 +188,7 @@ async fn team_result_shows_every_question_a_chart_and_a_record_in_the_channel() 
         })
         .collect();
     assert_eq!(lines.len(), session.answers.len(), "{lines:?}");
-    let content = framework_advisor::domain::content::Content::load(&support::bot::responses_dir()).unwrap();
+    let content = framework_advisor::content::Content::load(&support::bot::responses_dir()).unwrap();
     for (answer, line) in session.answers.iter().zip(&lines) {
         let prompt = &content.questionnaire.question(&answer.question).unwrap().prompt;
         let start: String = prompt.chars().take(20).collect();

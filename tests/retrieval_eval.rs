@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use framework_advisor::domain::content::Content;
+use framework_advisor::content::Content;
 use framework_advisor::domain::search::SearchIndex;
 use framework_advisor::domain::search_eval::{evaluate, EvalReport, EvalSet};
 

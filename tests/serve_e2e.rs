@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use framework_advisor::app::SystemClock;
-use framework_advisor::domain::questionnaire::{Session, Status};
+use framework_advisor::domain::session::{Session, Status};
 use framework_advisor::storage::SledStore;
 use support::bot::{answer_for, click, command, is_recommendation, WAIT};
 use support::flows::{

@@ -10,8 +10,9 @@ use std::any::Any;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 
-use framework_advisor::domain::content::Content;
-use framework_advisor::domain::questionnaire::{Command, EngineError, Questionnaire, Session, Status, PRIVATE_SCOPE};
+use framework_advisor::content::Content;
+use framework_advisor::domain::questionnaire::Questionnaire;
+use framework_advisor::domain::session::{Command, EngineError, Session, Status, PRIVATE_SCOPE};
 use framework_advisor::storage::{PgOptions, PgStore, SessionStore, SledStore, Started};
 use support::pg::PgCluster;
 

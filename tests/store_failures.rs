@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use framework_advisor::app::{cli_owner, Action, App, SystemClock};
-use framework_advisor::domain::content::Content;
+use framework_advisor::content::Content;
 use framework_advisor::error::AppError;
 use framework_advisor::storage::{SessionStore, SledStore};
 use support::bot::responses_dir;

@@ -78,10 +78,7 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
     }
 
     let session = stored(&bot, &sid);
-    assert_eq!(
-        session.status,
-        framework_advisor::domain::questionnaire::Status::Completed
-    );
+    assert_eq!(session.status, framework_advisor::domain::session::Status::Completed);
     let team = session.team.as_ref().unwrap();
     for (question, by_member) in &expected {
         let stored: BTreeMap<u64, Vec<String>> = team.votes[question]
@@ -109,7 +106,7 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
         .as_str()
         .unwrap()
         .to_string();
-    let content = framework_advisor::domain::content::Content::load(&support::bot::responses_dir()).unwrap();
+    let content = framework_advisor::content::Content::load(&support::bot::responses_dir()).unwrap();
     for answer in &session.answers {
         let q = content.questionnaire.question(&answer.question).unwrap();
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

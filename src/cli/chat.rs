@@ -10,7 +10,7 @@
 use std::io::{BufRead, Write};
 
 use crate::app::{Action, App, ConsultView};
-use crate::domain::questionnaire::Status;
+use crate::domain::session::Status;
 use crate::error::AppError;
 
 use super::text;
@@ -261,12 +261,9 @@ impl<'a, W: Write> Chat<'a, W> {
 }
 
 /// A terminal-friendly explanation of an input the engine refused.
-pub(super) fn engine_hint(
-    content: &crate::domain::content::Content,
-    e: &crate::domain::questionnaire::EngineError,
-) -> String {
+pub(super) fn engine_hint(content: &crate::content::Content, e: &crate::domain::session::EngineError) -> String {
     use crate::domain::labels::fill;
-    use crate::domain::questionnaire::EngineError as E;
+    use crate::domain::session::EngineError as E;
     let l = content.knowledge.labels();
     match e {
         E::ChoiceCount { min, max, got, .. } => {

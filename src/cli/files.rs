@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::app::ConsultView;
-use crate::domain::content::Content;
+use crate::content::Content;
 use crate::present::{chart, record};
 
 #[derive(Debug, thiserror::Error)]

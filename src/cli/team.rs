@@ -14,8 +14,9 @@ use std::io::{BufRead, Write};
 use std::str::FromStr;
 
 use crate::app::{cli_owner, ConsultView, TeamAction, ViewKind};
-use crate::domain::questionnaire::{Question, Session, Status};
+use crate::domain::questionnaire::Question;
 use crate::domain::scoring::Recommendation;
+use crate::domain::session::{Session, Status};
 use crate::domain::team::MAX_NAME_CHARS;
 use crate::error::AppError;
 

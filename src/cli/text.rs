@@ -5,11 +5,12 @@
 use std::fmt::Write;
 
 use crate::app::{ConsultView, Reply};
-use crate::domain::content::Content;
+use crate::content::Content;
 use crate::domain::labels::{fill, Labels};
-use crate::domain::questionnaire::{Question, Session, Status};
+use crate::domain::questionnaire::Question;
 use crate::domain::scoring::Recommendation;
 use crate::domain::search::{Entry, Intent};
+use crate::domain::session::{Session, Status};
 use crate::domain::team::Unity;
 use crate::present::{self, Audience, RecommendationView};
 use crate::storage::Stats;

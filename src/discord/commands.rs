@@ -233,7 +233,7 @@ mod tests {
     use serenity::all::Interaction;
 
     use super::*;
-    use crate::domain::content::Content;
+    use crate::content::Content;
 
     thread_local! {
         static READ: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };

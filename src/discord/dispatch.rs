@@ -288,7 +288,7 @@ fn component(app: &App, c: &ComponentInteraction) -> Handled {
                     _ => {
                         return failure(
                             app,
-                            AppError::Engine(crate::domain::questionnaire::EngineError::ChoiceCount {
+                            AppError::Engine(crate::domain::session::EngineError::ChoiceCount {
                                 question: String::new(),
                                 min: 1,
                                 max: 25,
@@ -393,12 +393,7 @@ fn team_component(
         TeamButton::Vote(option) => TeamAction::Vote(vec![option]),
         TeamButton::Select => match select_values(c) {
             Some(values) => TeamAction::Vote(values),
-            None => {
-                return failure(
-                    app,
-                    AppError::Engine(crate::domain::questionnaire::EngineError::WrongMode),
-                )
-            }
+            None => return failure(app, AppError::Engine(crate::domain::session::EngineError::WrongMode)),
         },
         TeamButton::Next => TeamAction::Next,
         TeamButton::Back => TeamAction::Back,

@@ -178,7 +178,7 @@ pub(crate) async fn drain(in_flight: &Semaphore) {
 async fn close_expired_team_messages(
     http: &serenity::all::Http,
     app: &App,
-    expired: &[crate::domain::questionnaire::Session],
+    expired: &[crate::domain::session::Session],
 ) {
     let content = app.content();
     for s in expired.iter().filter(|s| s.team.is_some()) {

@@ -14,11 +14,12 @@ use serenity::all::{
 
 use super::custom_id::{ComponentId, ConsultAction, RecordScope, TeamAction};
 use crate::app::{ConsultView, Reply};
-use crate::domain::content::Content;
+use crate::content::Content;
 use crate::domain::labels::fill;
-use crate::domain::questionnaire::{Question, Session, Status};
+use crate::domain::questionnaire::Question;
 use crate::domain::scoring::Recommendation;
 use crate::domain::search::{Entry, Intent};
+use crate::domain::session::{Session, Status};
 use crate::present::{self, bar, Audience, RecommendationView};
 use crate::storage::Stats;
 
@@ -1097,8 +1098,9 @@ mod tests {
     /// A finished team session: `questions` splits (the questionnaire's
     /// questions, repeated as needed) of `voters` voters with these names.
     fn team_view(content: &Content, questions: usize, names: &[String], seed: usize) -> ConsultView {
-        use crate::domain::questionnaire::{Answer, PRIVATE_SCOPE};
-        use crate::domain::scoring::{recommend, WeightedPick};
+        use crate::domain::questionnaire::Answer;
+        use crate::domain::scoring::WeightedPick;
+        use crate::domain::session::PRIVATE_SCOPE;
         use crate::domain::team::{Split, TeamState, Unity};
         let qs = &content.questionnaire.questions;
         let mut team = TeamState::default();
@@ -1156,7 +1158,7 @@ mod tests {
             message_ref: None,
         };
         ConsultView {
-            recommendation: Some(recommend(content, &picks)),
+            recommendation: Some(content.recommend(&picks)),
             unity: Some(unity),
             session,
             kind: crate::app::ViewKind::Updated,

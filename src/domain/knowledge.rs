@@ -1,7 +1,8 @@
 //! The knowledge base: the two frameworks, the topics people compare them on,
 //! and the user-visible strings of the bot. Parsed from `responses/*.toml`
-//! (strictly: unknown keys are errors) and cross-checked by
-//! [`crate::domain::content::Content::load`].
+//! (strictly: unknown keys are errors) and cross-checked by `Content::load`
+//! in `src/content.rs`; these are the types only, and this module reads no
+//! files.
 
 use std::collections::BTreeMap;
 

@@ -28,9 +28,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::advice::{fill, join_list, AdviceItem, Given};
-use super::content::{limits, Content, FRAMEWORK_IDS};
-use super::questionnaire::{Answer, Question, QuestionKind};
+use super::advice::{fill, join_list, AdviceFile, AdviceItem, Given};
+use super::framework::{limits, FRAMEWORK_IDS};
+use super::knowledge::KnowledgeBase;
+use super::questionnaire::{Answer, Question, QuestionKind, Questionnaire};
 
 /// Margins smaller than this are float noise: an exact tie.
 const TIE_EPSILON: f64 = 1e-6;
@@ -190,10 +191,13 @@ struct Push<'a> {
 
 /// Scores a set of picks. Picks naming unknown questions or options are
 /// ignored (they cannot come from a validated session).
-pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
-    let q = &content.questionnaire;
-    let kb = &content.knowledge;
-    let texts = &content.advice.texts;
+///
+/// Reads the questionnaire (weights, reasons, caveats), the knowledge base
+/// (each framework's trade-offs, steps, packages and name; the close-call and
+/// FastAPI sentences) and the advice (templates, experiments, FastAPI
+/// triggers). Callers holding the loaded content use `Content::recommend`.
+pub fn recommend(q: &Questionnaire, kb: &KnowledgeBase, advice: &AdviceFile, picks: &[WeightedPick]) -> Recommendation {
+    let texts = &advice.texts;
     let mut scores: Vec<(String, f64)> = FRAMEWORK_IDS.iter().map(|f| (f.to_string(), 0.0)).collect();
     let mut margin = 0.0;
     let mut pushes: Vec<Push> = Vec::new();
@@ -280,8 +284,7 @@ pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
             select(&mut packages, &framework.packages, &given, MAX_PACKAGES);
         }
     }
-    let because: Vec<&str> = content
-        .advice
+    let because: Vec<&str> = advice
         .fastapi
         .iter()
         .filter(|t| t.when.holds(&given))
@@ -295,7 +298,7 @@ pub fn recommend(content: &Content, picks: &[WeightedPick]) -> Recommendation {
         format!("{why} {}", kb.texts().fastapi_note)
     });
     let close_call_advice = matches!(verdict, Verdict::CloseCall { .. })
-        .then(|| close_call_text(content, reasons_for.first(), reasons_against.first()));
+        .then(|| close_call_text(kb, advice, reasons_for.first(), reasons_against.first()));
     Recommendation {
         verdict,
         confidence,
@@ -335,17 +338,11 @@ fn net_reason(push: &Push, and: &str) -> Option<Reason> {
 
 /// The tension between the strongest answer on each side and the cheapest
 /// experiment that settles it; the general advice when one side is empty.
-fn close_call_text(content: &Content, pro: Option<&Reason>, con: Option<&Reason>) -> String {
-    let advice = &content.advice;
+fn close_call_text(kb: &KnowledgeBase, advice: &AdviceFile, pro: Option<&Reason>, con: Option<&Reason>) -> String {
     let (Some(pro), Some(con)) = (pro, con) else {
-        return content.knowledge.texts().close_call.clone();
+        return kb.texts().close_call.clone();
     };
-    let name = |id: &str| {
-        content
-            .knowledge
-            .framework(id)
-            .map_or_else(|| id.to_string(), |f| f.name.clone())
-    };
+    let name = |id: &str| kb.framework(id).map_or_else(|| id.to_string(), |f| f.name.clone());
     let tension = fill(
         &advice.texts.close_call_tension,
         &[
@@ -370,7 +367,7 @@ fn close_call_text(content: &Content, pro: Option<&Reason>, con: Option<&Reason>
             "{tension} {}",
             fill(&advice.texts.close_call_experiment, &[("experiment", e.as_str())])
         ),
-        None => format!("{tension} {}", content.knowledge.texts().close_call),
+        None => format!("{tension} {}", kb.texts().close_call),
     }
 }
 
@@ -416,7 +413,8 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::domain::questionnaire::{Command, Session, Status, PRIVATE_SCOPE};
+    use crate::content::Content;
+    use crate::domain::session::{Command, Session, Status, PRIVATE_SCOPE};
 
     fn content() -> Content {
         Content::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"))).expect("responses/ loads")
@@ -474,7 +472,7 @@ mod tests {
     #[test]
     fn clear_django_profile_is_confident_with_its_advice() {
         let c = content();
-        let rec = recommend(&c, &picks_from_answers(&answers(&c, DJANGO_PROFILE)));
+        let rec = c.recommend(&picks_from_answers(&answers(&c, DJANGO_PROFILE)));
         assert_eq!(rec.verdict, Verdict::Framework { id: "django".into() });
         assert!(rec.confidence >= 75, "confidence {}", rec.confidence);
         assert!(score(&rec, "django") > score(&rec, "flask"));
@@ -505,35 +503,26 @@ mod tests {
     fn reasons_rank_by_net_effect_and_skip_answers_that_cancel_out() {
         let c = content();
         // Knowing Django and Flask pushes both sides equally: no slot.
-        let both = recommend(
-            &c,
-            &[
-                pick("experience", "django", 1.0),
-                pick("experience", "flask", 1.0),
-                pick("admin", "essential", 1.0),
-            ],
-        );
+        let both = c.recommend(&[
+            pick("experience", "django", 1.0),
+            pick("experience", "flask", 1.0),
+            pick("admin", "essential", 1.0),
+        ]);
         assert_eq!(both.reasons_for.len(), 1, "{:?}", both.reasons_for);
         assert_eq!(both.reasons_for[0].question, "admin");
         assert!(both.reasons_against.is_empty());
         // Django + SQLAlchemy nets to 1.5 x (4 - 2) = 3 toward Django.
-        let net = recommend(
-            &c,
-            &[pick("experience", "django", 1.0), pick("experience", "sqlalchemy", 1.0)],
-        );
+        let net = c.recommend(&[pick("experience", "django", 1.0), pick("experience", "sqlalchemy", 1.0)]);
         assert_eq!(net.reasons_for.len(), 1);
         let r = &net.reasons_for[0];
         assert_eq!((r.option.as_str(), r.toward.as_str()), ("django", "django"));
         assert!((r.points - 3.0).abs() < 1e-9, "{}", r.points);
         // For and against are kept apart, each strongest first.
-        let mixed = recommend(
-            &c,
-            &[
-                pick("admin", "essential", 1.0),
-                pick("data_model", "legacy_schema", 1.0),
-                pick("control", "conventions", 1.0),
-            ],
-        );
+        let mixed = c.recommend(&[
+            pick("admin", "essential", 1.0),
+            pick("data_model", "legacy_schema", 1.0),
+            pick("control", "conventions", 1.0),
+        ]);
         assert_eq!(mixed.verdict.framework(), Some("django"));
         let ids: Vec<&str> = mixed.reasons_for.iter().map(|r| r.question.as_str()).collect();
         assert_eq!(ids, ["admin", "control"]);
@@ -546,19 +535,16 @@ mod tests {
         let c = content();
         // Staff admin (+6 Django) against a WebSocket dashboard feed and a
         // small stable app: nearly even.
-        let rec = recommend(
-            &c,
-            &[
-                pick("admin", "essential", 1.0),
-                pick("async_needs", "realtime", 1.0),
-                pick("realtime_kind", "dashboards", 1.0),
-                pick("realtime_kind", "collaboration", 1.0),
-                pick("realtime_kind", "ai_streaming", 1.0),
-                pick("deadline", "days", 1.0),
-                pick("scale", "small_stable", 1.0),
-                pick("auth", "none", 1.0),
-            ],
-        );
+        let rec = c.recommend(&[
+            pick("admin", "essential", 1.0),
+            pick("async_needs", "realtime", 1.0),
+            pick("realtime_kind", "dashboards", 1.0),
+            pick("realtime_kind", "collaboration", 1.0),
+            pick("realtime_kind", "ai_streaming", 1.0),
+            pick("deadline", "days", 1.0),
+            pick("scale", "small_stable", 1.0),
+            pick("auth", "none", 1.0),
+        ]);
         assert!(
             matches!(rec.verdict, Verdict::CloseCall { .. }),
             "{:?} {}",
@@ -584,18 +570,15 @@ mod tests {
     #[test]
     fn team_shares_scale_the_points() {
         let c = content();
-        let full = recommend(&c, &[pick("admin", "essential", 1.0)]);
-        let half = recommend(&c, &[pick("admin", "essential", 0.5)]);
+        let full = c.recommend(&[pick("admin", "essential", 1.0)]);
+        let half = c.recommend(&[pick("admin", "essential", 0.5)]);
         assert!((full.reasons_for[0].points - 6.0).abs() < 1e-9);
         assert!((half.reasons_for[0].points - 3.0).abs() < 1e-9);
         assert_eq!(half.reasons_for[0].share, 0.5);
         assert!((score(&half, "django") - score(&full, "django") / 2.0).abs() < 1e-9);
         // Half the team against the other half: the pushes cancel out, and
         // an answer that pushed both ways equally takes no slot.
-        let split = recommend(
-            &c,
-            &[pick("experience", "django", 0.5), pick("experience", "flask", 0.5)],
-        );
+        let split = c.recommend(&[pick("experience", "django", 0.5), pick("experience", "flask", 0.5)]);
         assert_eq!(split.verdict, Verdict::CloseCall { leaning: None });
         assert_eq!(split.confidence, 50);
         assert!(split.reasons_for.is_empty() && split.reasons_against.is_empty());
@@ -604,10 +587,7 @@ mod tests {
             Some(c.knowledge.texts().close_call.as_str())
         );
         // A 3-to-1 team split leans the majority's way.
-        let lean = recommend(
-            &c,
-            &[pick("experience", "django", 0.75), pick("experience", "flask", 0.25)],
-        );
+        let lean = c.recommend(&[pick("experience", "django", 0.75), pick("experience", "flask", 0.25)]);
         assert_eq!(lean.verdict.framework(), Some("django"));
         assert!(score(&lean, "django") > score(&lean, "flask"));
     }
@@ -615,40 +595,37 @@ mod tests {
     #[test]
     fn fastapi_note_says_why_and_needs_a_majority() {
         let c = content();
-        let minority = recommend(&c, &[pick("project_type", "ml_serving", 0.4)]);
+        let minority = c.recommend(&[pick("project_type", "ml_serving", 0.4)]);
         assert_eq!(minority.fastapi_note, None);
-        let majority = recommend(&c, &[pick("project_type", "ml_serving", 0.6)]);
+        let majority = c.recommend(&[pick("project_type", "ml_serving", 0.6)]);
         let note = majority.fastapi_note.expect("note");
         assert!(note.contains("a model behind an HTTP endpoint"), "{note}");
         assert!(note.ends_with(c.knowledge.texts().fastapi_note.as_str()));
         // A model inside a product with users is not a FastAPI case.
-        let product = recommend(
-            &c,
-            &[
-                pick("project_type", "ml_serving", 1.0),
-                pick("ml_kind", "in_product", 1.0),
-            ],
-        );
+        let product = c.recommend(&[
+            pick("project_type", "ml_serving", 1.0),
+            pick("ml_kind", "in_product", 1.0),
+        ]);
         assert_eq!(product.fastapi_note, None);
     }
 
     #[test]
     fn unknown_picks_are_ignored_and_no_picks_is_an_even_close_call() {
         let c = content();
-        let rec = recommend(&c, &[pick("nope", "x", 1.0), pick("admin", "nope", 1.0)]);
+        let rec = c.recommend(&[pick("nope", "x", 1.0), pick("admin", "nope", 1.0)]);
         assert_eq!(rec.verdict, Verdict::CloseCall { leaning: None });
         assert_eq!(rec.confidence, 50);
         assert!(rec.reasons_for.is_empty());
-        assert_eq!(rec, recommend(&c, &[]));
+        assert_eq!(rec, c.recommend(&[]));
     }
 
     #[test]
     fn out_of_range_shares_are_clamped() {
         let c = content();
-        let over = recommend(&c, &[pick("admin", "essential", 7.0)]);
-        let full = recommend(&c, &[pick("admin", "essential", 1.0)]);
+        let over = c.recommend(&[pick("admin", "essential", 7.0)]);
+        let full = c.recommend(&[pick("admin", "essential", 1.0)]);
         assert_eq!(over.scores, full.scores);
-        let negative = recommend(&c, &[pick("admin", "essential", -1.0)]);
+        let negative = c.recommend(&[pick("admin", "essential", -1.0)]);
         assert!(negative.reasons_for.is_empty());
         assert_eq!(negative.verdict, Verdict::CloseCall { leaning: None });
     }
@@ -659,10 +636,7 @@ mod tests {
     #[test]
     fn exact_tie_has_no_leaning() {
         let c = content();
-        let rec = recommend(
-            &c,
-            &[pick("control", "conventions", 1.0), pick("data_model", "no_db", 1.0)],
-        );
+        let rec = c.recommend(&[pick("control", "conventions", 1.0), pick("data_model", "no_db", 1.0)]);
         assert_eq!(score(&rec, "django"), score(&rec, "flask"));
         assert_eq!(rec.confidence, 50);
         assert_eq!(rec.verdict, Verdict::CloseCall { leaning: None });

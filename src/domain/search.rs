@@ -34,7 +34,7 @@ use bm25::{DefaultTokenizer, Language, SearchEngine, SearchEngineBuilder, Tokeni
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32Str};
 
-use super::content::FRAMEWORK_IDS;
+use super::framework::FRAMEWORK_IDS;
 use super::knowledge::{FaqEntry, KnowledgeBase, Topic};
 
 /// The best hit must score at least this much (BM25), or the bot says it
@@ -492,7 +492,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::domain::content::Content;
+    use crate::content::Content;
 
     fn content() -> Content {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"));

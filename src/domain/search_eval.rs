@@ -173,7 +173,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::domain::content::Content;
+    use crate::content::Content;
 
     fn kb() -> KnowledgeBase {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/responses"));

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::content::FRAMEWORK_IDS;
+use super::framework::FRAMEWORK_IDS;
 use super::questionnaire::{Answer, Question, QuestionKind, Questionnaire};
 use super::scoring::WeightedPick;
 

@@ -17,7 +17,8 @@ use plotters::style::{register_font, FontStyle};
 use thiserror::Error;
 
 use super::{clip, labels, Contribution, QuestionSplit, NEUTRAL_COLOUR};
-use crate::domain::content::{Content, FRAMEWORK_IDS};
+use crate::content::Content;
+use crate::domain::framework::FRAMEWORK_IDS;
 use crate::domain::labels::fill;
 
 /// DejaVu Sans 2.37 (Bitstream Vera licence, see `assets/fonts/DejaVu-LICENSE.txt`).
@@ -282,7 +283,7 @@ pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<
 /// given (a team session), else each answer's contribution.
 pub fn of_result(
     content: &Content,
-    session: &crate::domain::questionnaire::Session,
+    session: &crate::domain::session::Session,
     rec: &crate::domain::scoring::Recommendation,
     unity: Option<&crate::domain::team::Unity>,
 ) -> Result<Vec<u8>, ChartError> {
@@ -319,7 +320,7 @@ pub fn title(content: &Content, rec: &super::RecommendationView, team: bool) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scoring::{picks_from_answers, recommend};
+    use crate::domain::scoring::picks_from_answers;
     use crate::present::tests::{content, finished_session};
     use crate::present::{contributions, recommendation, Audience};
 
@@ -334,7 +335,7 @@ mod tests {
     fn private_chart_is_a_png_sized_by_its_rows() {
         let c = content();
         let s = finished_session(&c, 0);
-        let rec = recommend(&c, &picks_from_answers(&s.answers));
+        let rec = c.recommend(&picks_from_answers(&s.answers));
         let view = recommendation(&c, &rec, Audience::Private);
         let rows = contributions(&c, &s);
         let png_bytes = private(&c, &title(&c, &view, false), &rows).expect("renders");

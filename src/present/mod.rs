@@ -12,10 +12,12 @@
 pub mod chart;
 pub mod record;
 
-use crate::domain::content::{Content, FRAMEWORK_IDS};
+use crate::content::Content;
+use crate::domain::framework::FRAMEWORK_IDS;
 use crate::domain::labels::{fill, Labels};
-use crate::domain::questionnaire::{Question, QuestionKind, Session};
+use crate::domain::questionnaire::{Question, QuestionKind};
 use crate::domain::scoring::{Reason, Recommendation, Verdict};
+use crate::domain::session::Session;
 use crate::domain::team::{pushes_toward, Split, Unity};
 
 /// Colour of a close call and of neutral messages (Discord's grey).
@@ -553,9 +555,10 @@ pub fn tally(content: &Content, session: &Session, q: &Question) -> Option<Tally
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::content::Content;
-    use crate::domain::questionnaire::{Answer, Status, PRIVATE_SCOPE};
-    use crate::domain::scoring::{picks_from_answers, recommend};
+    use crate::content::Content;
+    use crate::domain::questionnaire::Answer;
+    use crate::domain::scoring::picks_from_answers;
+    use crate::domain::session::{Status, PRIVATE_SCOPE};
 
     pub(crate) fn content() -> Content {
         Content::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("responses")).expect("content loads")
@@ -631,7 +634,7 @@ pub(crate) mod tests {
         let c = content();
         for pick in 0..4 {
             let s = finished_session(&c, pick);
-            let rec = recommend(&c, &picks_from_answers(&s.answers));
+            let rec = c.recommend(&picks_from_answers(&s.answers));
             let view = recommendation(&c, &rec, Audience::Private);
             assert_eq!(view.reasons_for.len(), rec.reasons_for.len());
             assert_eq!(view.reasons_against.len(), rec.reasons_against.len());
@@ -646,7 +649,7 @@ pub(crate) mod tests {
     fn contributions_cover_every_answer_and_sum_to_the_margin() {
         let c = content();
         let s = finished_session(&c, 1);
-        let rec = recommend(&c, &picks_from_answers(&s.answers));
+        let rec = c.recommend(&picks_from_answers(&s.answers));
         let contribs = contributions(&c, &s);
         let picked: usize = s.answers.iter().map(|a| a.options.len()).sum();
         assert_eq!(contribs.len(), picked);

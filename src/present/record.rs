@@ -9,9 +9,9 @@
 use std::fmt::Write;
 
 use super::{answers, labels, RecommendationView, TeamResultView};
-use crate::domain::content::Content;
+use crate::content::Content;
 use crate::domain::labels::fill;
-use crate::domain::questionnaire::Session;
+use crate::domain::session::Session;
 
 /// `YYYY-MM-DD` (UTC) of a Unix timestamp.
 fn date_of(ts: i64) -> String {
@@ -165,7 +165,7 @@ pub fn markdown(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::scoring::{picks_from_answers, recommend};
+    use crate::domain::scoring::picks_from_answers;
     use crate::present::tests::{content, finished_session};
     use crate::present::{recommendation, Audience};
 
@@ -173,7 +173,7 @@ mod tests {
     fn private_record_has_the_madr_sections_and_the_verdict() {
         let c = content();
         let s = finished_session(&c, 0);
-        let rec = recommend(&c, &picks_from_answers(&s.answers));
+        let rec = c.recommend(&picks_from_answers(&s.answers));
         let view = recommendation(&c, &rec, Audience::Private);
         let md = markdown(&c, &s, &view, None);
         let l = c.knowledge.labels();

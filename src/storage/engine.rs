@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::rules::{self, After, ExpiryKey, ExpiryWrite, Kind, Lease, OwnerWrite, Ttls, WriteSet};
 use super::{SessionStore, Started, Stats, StoreError};
-use crate::domain::questionnaire::{EngineError, Session, Status};
+use crate::domain::session::{EngineError, Session, Status};
 
 /// Enough for any real contention; a change still conflicting after this
 /// many rounds is reported instead of spinning forever.

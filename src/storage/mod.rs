@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::domain::questionnaire::{EngineError, Session};
+use crate::domain::session::{EngineError, Session};
 
 /// Version of the record layout written by this build.
 pub const SCHEMA_VERSION: u32 = 1;

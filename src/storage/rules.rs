@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Stats, StoreError, SCHEMA_VERSION};
-use crate::domain::questionnaire::{Session, Status};
+use crate::domain::session::{Session, Status};
 
 /// How many keys each counter is spread over.
 pub const COUNTER_SHARDS: u8 = 32;
@@ -529,7 +529,7 @@ impl Lease {
 mod tests {
     use super::*;
     use crate::domain::questionnaire::tests::sample;
-    use crate::domain::questionnaire::{Command, PRIVATE_SCOPE};
+    use crate::domain::session::{Command, PRIVATE_SCOPE};
     use crate::domain::team::TeamState;
     use proptest::prelude::*;
 

@@ -43,7 +43,7 @@ use super::engine::{Backend, Store};
 use super::journal::{self, Journal, Op};
 use super::rules::{self, ActiveWrite, ExpiryKey, ExpiryWrite, Kind, OwnerWrite, WriteSet};
 use super::StoreError;
-use crate::domain::questionnaire::Status;
+use crate::domain::session::Status;
 
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> Self {
@@ -589,7 +589,7 @@ impl Backend for SledBackend {
 mod tests {
     use super::*;
     use crate::domain::questionnaire::tests::sample;
-    use crate::domain::questionnaire::{Session, PRIVATE_SCOPE};
+    use crate::domain::session::{Session, PRIVATE_SCOPE};
     use crate::storage::SessionStore;
 
     fn new_session(id: &str, owner: &str) -> Session {

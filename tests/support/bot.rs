@@ -11,8 +11,8 @@ use tokio::sync::{oneshot, watch};
 
 use framework_advisor::app::{App, Clock, SystemClock};
 use framework_advisor::config::{Config, Secret};
+use framework_advisor::content::Content;
 use framework_advisor::discord::{run, RunOptions};
-use framework_advisor::domain::content::Content;
 use framework_advisor::storage::SledStore;
 
 use super::{FakeDiscord, FakeMessage, FakeUser};
@@ -280,7 +280,7 @@ pub fn step_of(message: &FakeMessage) -> Option<(usize, usize)> {
 /// Registers this build's command definitions globally, as an earlier deploy would have left
 /// them: what users can type while the bot under test failed to register its own.
 pub async fn registered_by_an_earlier_deploy(fake: &FakeDiscord) {
-    let content = framework_advisor::domain::content::Content::load(&responses_dir()).expect("responses/ loads");
+    let content = framework_advisor::content::Content::load(&responses_dir()).expect("responses/ loads");
     let defs = framework_advisor::discord::commands::definitions(&content.knowledge.messages.commands);
     fake.register_commands(None, serde_json::to_value(&defs).expect("definitions serialise"))
         .await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use framework_advisor::domain::questionnaire::Session;
+use framework_advisor::domain::session::Session;
 
 use super::bot::{answer_for, click, Bot};
 use super::{FakeDiscord, FakeMessage, FakeUser};

@@ -16,8 +16,8 @@ use tokio::sync::{oneshot, watch};
 
 use framework_advisor::app::{App, Clock, SystemClock};
 use framework_advisor::config::Config;
+use framework_advisor::content::Content;
 use framework_advisor::discord::http::{serve, ServeOptions};
-use framework_advisor::domain::content::Content;
 use framework_advisor::storage::SledStore;
 
 use super::bot::{config_for, WAIT};

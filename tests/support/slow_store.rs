@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use framework_advisor::domain::questionnaire::{EngineError, Session};
+use framework_advisor::domain::session::{EngineError, Session};
 use framework_advisor::storage::{SessionStore, SledStore, Started, Stats, StoreError};
 
 /// A store whose writes take `delay` (a slow disk, a stalled flush).

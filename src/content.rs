@@ -1,5 +1,9 @@
-//! Loading and validating `responses/`: the knowledge base and the
-//! questionnaire, parsed strictly and cross-checked.
+//! Loading and validating `responses/`: the knowledge base, the
+//! questionnaire and the advice, parsed strictly and cross-checked.
+//!
+//! The one module that reads files: it lives outside [`crate::domain`] so the
+//! domain stays pure (values in, values out). It parses the files into domain
+//! types and hands them over as one validated [`Content`].
 //!
 //! Every problem is collected (not just the first) and names the file and the
 //! entry, e.g. `responses/questionnaire.toml: question "team", option "x":
@@ -14,9 +18,13 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use super::advice::{split_atom, AdviceFile, AdviceItem, When};
-use super::knowledge::{normalise, Fact, FaqFile, FrameworksFile, KnowledgeBase, Messages, SearchTerms, TopicsFile};
-use super::questionnaire::{Condition, Question, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
+use crate::domain::advice::{split_atom, AdviceFile, AdviceItem, When};
+use crate::domain::framework::{limits, FRAMEWORK_IDS};
+use crate::domain::knowledge::{
+    normalise, Fact, FaqFile, FrameworksFile, KnowledgeBase, Messages, SearchTerms, TopicsFile,
+};
+use crate::domain::questionnaire::{Condition, Question, QuestionKind, Questionnaire, QuestionnaireFile, SIGNALS};
+use crate::domain::scoring::{self, Recommendation, WeightedPick};
 
 pub const FRAMEWORKS_FILE: &str = "frameworks.toml";
 pub const TOPICS_FILE: &str = "topics.toml";
@@ -25,34 +33,6 @@ pub const MESSAGES_FILE: &str = "messages.toml";
 pub const ADVICE_FILE: &str = "advice.toml";
 pub const FAQ_FILE: &str = "faq.toml";
 pub const SEARCH_FILE: &str = "search.toml";
-
-/// The framework ids the product compares; topics have one field for each.
-pub const FRAMEWORK_IDS: [&str; 2] = ["django", "flask"];
-
-/// Limits, mostly Discord's (so rendering can never exceed them).
-pub mod limits {
-    /// Button label and select option label.
-    pub const OPTION_LABEL: usize = 80;
-    /// Select option description.
-    pub const OPTION_DESCRIPTION: usize = 100;
-    /// Options in one string select.
-    pub const OPTIONS_PER_QUESTION: usize = 25;
-    pub const REACTION: usize = 200;
-    pub const REASON: usize = 120;
-    pub const PROMPT: usize = 200;
-    /// Ids travel inside custom_ids (<= 100 characters in all).
-    pub const ID: usize = 24;
-    /// Embed field value.
-    pub const FIELD: usize = 1000;
-    pub const SUMMARY: usize = 1500;
-    pub const TOPIC_TITLE: usize = 60;
-    /// An FAQ question: an embed title, clipped to a button label when related.
-    pub const FAQ_QUESTION: usize = 150;
-    /// Slash command and option descriptions.
-    pub const COMMAND_DESCRIPTION: usize = 100;
-    pub const LIST_ITEM: usize = 200;
-    pub const TEXT: usize = 1500;
-}
 
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -84,6 +64,15 @@ pub struct Content {
     pub questionnaire: Questionnaire,
     /// Close-call and FastAPI sentences, and when the FastAPI note applies.
     pub advice: AdviceFile,
+}
+
+impl Content {
+    /// Scores `picks` against this content: passes the questionnaire, the
+    /// knowledge base and the advice to [`scoring::recommend`], which takes
+    /// only the pieces it reads so the domain never depends on this loader.
+    pub fn recommend(&self, picks: &[WeightedPick]) -> Recommendation {
+        scoring::recommend(&self.questionnaire, &self.knowledge, &self.advice, picks)
+    }
 }
 
 struct Problems {
@@ -408,7 +397,7 @@ fn check_topics(file: &TopicsFile, p: &mut Problems) {
 
 /// Every label: present (serde), not blank, short enough for a field or a
 /// button, keeping its placeholders; file names safe for `attachment://`.
-fn check_labels(labels: &super::labels::Labels, p: &mut Problems) {
+fn check_labels(labels: &crate::domain::labels::Labels, p: &mut Problems) {
     let f = MESSAGES_FILE;
     for (key, text, placeholders) in labels.entries() {
         let entry = format!("labels.{key}");
