@@ -1,6 +1,12 @@
 //! The `framework-advisor` binary: command-line parsing, logging set-up and
 //! wiring. `anyhow` lives here only; the library returns typed errors.
 
+/// mimalloc (the default `mimalloc` feature): measured faster than the system
+/// allocator for this workload (BENCHMARKS.md, issue 11).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
