@@ -435,19 +435,17 @@ impl App {
     /// A click (or typed answer) on session `id`, rendered for `revision`.
     pub fn consult_act(&self, owner: &str, id: &str, revision: u32, action: Action) -> Result<ConsultView, AppError> {
         let now = self.clock.now();
-        let Some(existing) = self.store.get(id)? else {
-            return Err(AppError::Expired);
-        };
-        // The owner never changes, so checking it before the update is race-free.
-        if existing.owner != owner {
-            return Err(self.user_error(|t| &t.not_owner));
-        }
-        if existing.status == Status::Active && existing.is_expired(now, self.ttl_of(&existing)) {
-            return Err(self.user_error(|t| &t.expired));
-        }
         let q = &self.content.questionnaire;
         let content = &self.content;
+        // One read per click: the owner and expiry checks run on the state
+        // the update reads (the owner never changes, so this is race-free).
         let result = self.store.update(id, &mut |s| {
+            if s.owner != owner {
+                return Err(EngineError::NotOwner);
+            }
+            if s.status == Status::Active && s.is_expired(now, self.ttl_of(s)) {
+                return Err(EngineError::Expired);
+            }
             let command = match &action {
                 Action::Answer(options) => Command::Answer {
                     question: s.current.clone().unwrap_or_default(),
@@ -470,7 +468,9 @@ impl App {
         }
         let texts = self.content.knowledge.texts();
         match result {
-            None => Err(self.user_error(|t| &t.expired)),
+            None => Err(AppError::Expired),
+            Some(Err(EngineError::NotOwner)) => Err(self.user_error(|t| &t.not_owner)),
+            Some(Err(EngineError::Expired)) => Err(self.user_error(|t| &t.expired)),
             Some(Ok(s)) => {
                 let notice = match action {
                     Action::Restart => Some(texts.restarted.clone()),

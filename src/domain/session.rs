@@ -80,6 +80,12 @@ pub enum EngineError {
     /// Next/Finish with nothing to go on.
     #[error("nobody has voted yet")]
     NoVotes,
+    /// Someone other than the owner acted on a private session.
+    #[error("not the owner of this session")]
+    NotOwner,
+    /// The session sat idle past its time to live.
+    #[error("the session expired")]
+    Expired,
 }
 
 impl From<AnswerError> for EngineError {
