@@ -382,29 +382,6 @@ impl Pipeline {
                 return;
             }
         }
-        if let Some(After::AttachChart(view)) = &handled.after {
-            let app = self.app.clone();
-            let view = view.clone();
-            // Drawing is CPU work: off the async workers, like the dispatch.
-            let drawn = tokio::task::spawn_blocking(move || {
-                render::consultation_message(app.content(), &view, render::Chart::Attached)
-            })
-            .await;
-            match drawn {
-                Ok((msg, files)) if !files.is_empty() => {
-                    if let Err(e) = self
-                        .deliver_late(&token, CreateInteractionResponse::UpdateMessage(msg), true, files)
-                        .await
-                    {
-                        // The result is already shown; only its picture is missing.
-                        tracing::warn!(error = %e, "attaching the result chart failed");
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "drawing the result chart panicked"),
-            }
-            return;
-        }
         if let Some(After::RefreshTeam { session, notice }) = handled.after {
             self.refresher.refresh(http, &self.app, &session, &token).await;
             if let Some(text) = notice {

@@ -82,24 +82,18 @@ async fn private_result_has_a_chart_and_a_decision_record() {
         steps += 1;
         assert!(steps < 40, "the consultation ends");
     };
-    // The click is answered with the result at once, without its picture...
-    assert!(
-        final_body["data"]["attachments"]
-            .as_array()
-            .is_none_or(|a| a.is_empty()),
-        "{}",
-        final_body["data"]["attachments"]
-    );
-    assert!(final_body["data"]["embeds"][0]["image"].is_null());
-    // ...and the chart follows in an edit of the same message, which names the
-    // file it uploads and shows it in the embed.
-    settle(&fake).await;
-    let done = fake.message(msg).await.unwrap();
-    let name = done.json["attachments"][0]["filename"].as_str().unwrap().to_string();
+    // The payload names the chart it uploads, and the embed shows it.
+    let name = final_body["data"]["attachments"][0]["filename"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(name.ends_with(".png"));
-    // As Discord does, the fake turns `attachment://NAME` into the file's URL.
-    let shown = done.json["embeds"][0]["image"]["url"].as_str().unwrap_or_default();
-    assert!(shown.ends_with(&format!("/{name}")), "embed image {shown:?}");
+    assert_eq!(
+        final_body["data"]["embeds"][0]["image"]["url"],
+        json!(format!("attachment://{name}"))
+    );
+
+    let done = fake.message(msg).await.unwrap();
     let (a, png) = attachment(&fake, &done, ".png").await;
     let (w, h) = png_size(&png);
     assert!(w >= 600 && h >= 150, "{w}x{h}");

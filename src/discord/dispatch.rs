@@ -40,7 +40,7 @@ impl Outcome {
 }
 
 /// Work the transport does after delivering the response.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum After {
     /// Re-render the team session's message from the store and edit it in
     /// place (through this interaction's token). Team clicks are acknowledged
@@ -52,10 +52,6 @@ pub enum After {
         /// (e.g. "that vote was for an earlier question").
         notice: Option<String>,
     },
-    /// Edit the answered result message to add its chart: the click was
-    /// answered with the result alone, so the chart's drawing and upload
-    /// (several times a click's own work) never delay it.
-    AttachChart(Box<ConsultView>),
 }
 
 pub struct Handled {
@@ -164,14 +160,6 @@ fn failure(app: &App, e: AppError) -> Handled {
 }
 
 fn consult_message(app: &App, view: &ConsultView) -> Handled {
-    if view.kind == ViewKind::Updated && view.recommendation.is_some() {
-        // The last answer: the result now, its chart in an edit right after.
-        let (msg, _) = render::consultation_message(app.content(), view, render::Chart::Later);
-        return Handled {
-            after: Some(After::AttachChart(Box::new(view.clone()))),
-            ..Handled::ok(CreateInteractionResponse::UpdateMessage(msg))
-        };
-    }
     let (msg, files) = render::consultation_parts(app.content(), view);
     let handled = match view.kind {
         // The click was applied: update the clicked message in place.

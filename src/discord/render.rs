@@ -683,24 +683,6 @@ pub fn consultation_parts(
     content: &Content,
     view: &ConsultView,
 ) -> (CreateInteractionResponseMessage, Vec<CreateAttachment>) {
-    consultation_message(content, view, Chart::Attached)
-}
-
-/// Whether a result message carries its chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chart {
-    Attached,
-    /// The result without its picture: answered at once, the chart follows
-    /// in an edit (drawing and uploading it takes longer than the rest).
-    Later,
-}
-
-/// [`consultation_parts`], with or without the result chart.
-pub fn consultation_message(
-    content: &Content,
-    view: &ConsultView,
-    chart: Chart,
-) -> (CreateInteractionResponseMessage, Vec<CreateAttachment>) {
     let session = &view.session;
     let l = present::labels(content);
     let base = message().ephemeral(true);
@@ -745,10 +727,7 @@ pub fn consultation_message(
             let mut embed = spec.build();
             let mut msg = base;
             let mut files = Vec::new();
-            if let Some((file, url)) = (chart == Chart::Attached)
-                .then(|| chart_attachment(content, view))
-                .flatten()
-            {
+            if let Some((file, url)) = chart_attachment(content, view) {
                 embed = embed.image(url);
                 msg = msg.add_file(file.clone());
                 files.push(file);
