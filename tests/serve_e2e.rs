@@ -215,6 +215,10 @@ async fn forged_replayed_and_garbage_requests_get_4xx_and_do_nothing() {
         )
         .await;
     assert_eq!(answer.status, 413);
+    // The server answered without reading the body and closed that connection;
+    // a pooled client could reuse it and fail with a broken pipe. A new sender
+    // starts on a fresh connection, as a real sender's next request would.
+    let sender = sender.fresh();
 
     // Signed garbage: bad JSON, an unknown interaction type, the wrong content type.
     for (body, expected) in [

@@ -78,6 +78,12 @@ impl HttpSender {
         }
     }
 
+    /// The same endpoint through a new connection pool (after the server
+    /// closed a connection, e.g. refusing a body without reading it).
+    pub fn fresh(&self) -> HttpSender {
+        HttpSender::new(self.url.trim_start_matches("http://").trim_end_matches("/interactions"))
+    }
+
     /// POSTs `body` as Discord does: JSON, signed now with the test key.
     pub async fn post_signed(&self, body: &[u8]) -> HttpAnswer {
         let ts = timestamp_now();
