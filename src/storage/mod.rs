@@ -5,7 +5,8 @@
 //! the counters and the expiry index, which TTL applies) live once, in
 //! [`rules`] (pure) and [`engine`] (the optimistic read-plan-commit loop);
 //! a backend is a small transactional primitive ([`engine::Backend`]):
-//! [`sled`] (embedded, one process) and [`postgres`] (several instances).
+//! [`sled`] (embedded, one process; its durability point is the write-ahead
+//! [`journal`]) and [`postgres`] (several instances).
 //!
 //! The contract every backend keeps:
 //! - one record per consultation, with a schema version and a version that
