@@ -4,7 +4,7 @@
 //! - [`UserError`]: something the user can act on. Its `Display` *is* the text
 //!   shown to them (taken from `responses/messages.toml`), and it is logged at
 //!   info level only.
-//! - [`AppError::Internal`] and the storage/content errors: details for the log;
+//! - [`AppError::Store`] and the storage/content errors: details for the log;
 //!   the user gets the short apology from `messages.toml` instead.
 
 use thiserror::Error;

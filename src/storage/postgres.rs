@@ -3,7 +3,7 @@
 //! Client: tokio-postgres with a deadpool pool. The [`SessionStore`] trait
 //! is synchronous (the application calls it from `spawn_blocking`, and the
 //! terminal mode has no runtime), so this backend owns a small tokio runtime
-//! of its own and blocks on it; see [`PgBackend::block`]. Callers did not
+//! of its own and blocks on it; see `PgBackend::block`. Callers did not
 //! change.
 //!
 //! Concurrency: optimistic. A change reads the record and its version, and

@@ -10,7 +10,7 @@
 //! - `meta`:     small named values, leases, and `storage:layout`
 //!
 //! Durability: a change is durable once it is appended to the
-//! [`journal`](super::journal) (and, under [`Durability::Power`], once an
+//! [`journal`](super::journal::Journal) (and, under [`Durability::Power`], once an
 //! `fdatasync` of the journal covers it), not when sled flushes. A flushed
 //! sled 0.34 transaction costs two `pwrite` + `sync_file_range` round trips
 //! through sled's thread pool; the journal costs one append into the page
