@@ -191,16 +191,7 @@ impl Store<SledBackend> {
         flush_sled(&db, log.as_ref())?;
         let journal =
             Journal::start(path, power, &recovered).map_err(|e| open_error(format!("starting the journal: {e}")))?;
-        let shared = Arc::new(Shared {
-            db,
-            trees,
-            log,
-            journal: Some(journal),
-            writer: Mutex::new(()),
-            stop: Mutex::new(false),
-            wake: Condvar::new(),
-        });
-        shared.upgrade_layout()?;
+        let shared = Shared::new(db, trees, log, Some(journal))?;
         let worker = shared.clone();
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpoint".into())
@@ -216,16 +207,7 @@ impl Store<SledBackend> {
     pub fn temporary() -> Result<Self, StoreError> {
         let db = ::sled::Config::new().temporary(true).open()?;
         let trees = SledBackend::trees_of(&db)?;
-        let shared = Arc::new(Shared {
-            db,
-            trees,
-            log: None,
-            journal: None,
-            writer: Mutex::new(()),
-            stop: Mutex::new(false),
-            wake: Condvar::new(),
-        });
-        shared.upgrade_layout()?;
+        let shared = Shared::new(db, trees, None, None)?;
         Ok(Store::new(SledBackend {
             shared,
             checkpointer: None,
@@ -318,6 +300,26 @@ impl Pending {
 }
 
 impl Shared {
+    /// The shared state of an open store, upgraded to this build's layout.
+    fn new(
+        db: Db,
+        trees: [Tree; SPACES],
+        log: Option<File>,
+        journal: Option<Journal>,
+    ) -> Result<Arc<Self>, StoreError> {
+        let shared = Arc::new(Shared {
+            db,
+            trees,
+            log,
+            journal,
+            writer: Mutex::new(()),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        shared.upgrade_layout()?;
+        Ok(shared)
+    }
+
     /// Stores written before the expiry index and the active counter get
     /// both, once, from one pass over the records.
     fn upgrade_layout(&self) -> Result<(), StoreError> {
@@ -705,6 +707,9 @@ mod tests {
         )
         .unwrap();
         store.start(new_session("a", "u")).unwrap();
+        // The checkpoint thread rotates under the writer lock: holding it
+        // keeps the record where it was written while the journal is read.
+        let _writer = lock(&store.backend().shared.writer);
         let recovered = journal::recover(dir.path()).unwrap();
         let keys: Vec<_> = recovered
             .records
