@@ -345,6 +345,9 @@ impl Pipeline {
                 }
             }
         };
+        // The bot's own work, apart from delivering the answer (logged beside
+        // the total, so a slow answer says which side it was slow on).
+        let work_ms = started.elapsed().as_secs_f64() * 1000.0;
         let outcome = handled.outcome;
         if outcome == Outcome::InternalError {
             metrics::counter!(ops::names::STORE_ERRORS).increment(1);
@@ -376,7 +379,13 @@ impl Pipeline {
         let ms = elapsed.as_secs_f64() * 1000.0;
         ops::record_interaction(kind, outcome.as_str(), elapsed);
         match delivered {
-            Ok(()) => tracing::info!(outcome = outcome.as_str(), duration_ms = ms, deferred, "handled"),
+            Ok(()) => tracing::info!(
+                outcome = outcome.as_str(),
+                duration_ms = ms,
+                work_ms,
+                deferred,
+                "handled"
+            ),
             Err(e) => {
                 tracing::error!(outcome = outcome.as_str(), duration_ms = ms, error = %e, "delivering the response failed");
                 return;

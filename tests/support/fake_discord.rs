@@ -1695,7 +1695,6 @@ impl FakeState {
 // ------------------------------------------------------------------------------ HTTP handlers
 
 async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let text = String::from_utf8_lossy(&body).into_owned();
     // A multipart body: its `payload_json` is the JSON body, the rest are files.
     let mut uploads = Vec::new();
     let mut multipart_error = None;
@@ -1744,7 +1743,13 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
         body: match payload {
             Some(p) => p,
             None if body.is_empty() => Value::Null,
-            None => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            // Only a body that is not multipart is read as text: a multipart
+            // one carries binary files (a chart is ~140 KB), and a lossy copy
+            // of them cost the fake more than the bot's whole click.
+            None => {
+                let text = String::from_utf8_lossy(&body).into_owned();
+                serde_json::from_str(&text).unwrap_or(Value::String(text))
+            }
         },
         status: 0,
         at: Instant::now(),
