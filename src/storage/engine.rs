@@ -19,6 +19,12 @@ const MAX_ATTEMPTS: u32 = 10_000;
 /// letting other changes in.
 pub const SWEEP_BATCH: usize = 256;
 
+/// After each full batch the sweep rests this many times as long as the
+/// batch took, so it uses at most a share of one core and interactions never
+/// queue behind it (an hourly sweep has no deadline; a click has a person
+/// waiting). Measured in `benches/scale.rs` as step latency during a sweep.
+const SWEEP_REST_RATIO: u32 = 1;
+
 /// The small transactional primitive a storage engine provides.
 pub trait Backend: Send + Sync + 'static {
     /// For metrics labels and messages.
@@ -243,6 +249,7 @@ impl<B: Backend> SessionStore for Store<B> {
             // Batches: each removal is its own small commit, so clicks
             // interleave with the sweep; one sync per batch.
             loop {
+                let started = std::time::Instant::now();
                 let batch = self.backend.expired(kind, before, SWEEP_BATCH)?;
                 let mut progress = false;
                 for key in &batch {
@@ -260,6 +267,7 @@ impl<B: Backend> SessionStore for Store<B> {
                 if batch.len() < SWEEP_BATCH || !progress {
                     break;
                 }
+                std::thread::sleep(started.elapsed() * SWEEP_REST_RATIO);
             }
         }
         Ok(swept)
