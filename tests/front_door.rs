@@ -13,7 +13,10 @@ use framework_advisor::config::LimitsConfig;
 use framework_advisor::domain::session::Status;
 
 use support::bot::{click, command, config_for, control, is_recommendation, Bot, WAIT};
-use support::flows::{answer_to_the_end, member, session_of, start_with_registered_mode, stored, team_to_the_end};
+use support::flows::{
+    answer_to_the_end, member, message_once, session_of, shows_team_result, start_with_registered_mode, stored,
+    team_to_the_end,
+};
 use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
@@ -60,7 +63,7 @@ async fn team_mode_from_the_registered_choice_runs_to_a_team_recommendation() {
             "five members' votes on {q}, a changed vote counted once"
         );
     }
-    let done = fake.message(run.message).await.unwrap();
+    let done = message_once(&fake, run.message, "the team recommendation", shows_team_result).await;
     let title = done.embeds[0]["title"].as_str().unwrap_or_default();
     assert!(title.starts_with("Team "), "a team recommendation: {title}");
     assert!(!done.ephemeral, "in the channel");

@@ -9,7 +9,9 @@ mod support;
 use serde_json::{json, Value};
 
 use support::bot::{answer_for, click, command, control, Bot};
-use support::flows::{consult, member, session_of, settle, stored, team_control, team_start, vote};
+use support::flows::{
+    consult, member, message_once, session_of, settle, shows_team_result, stored, team_control, team_start, vote,
+};
 use support::{FakeDiscord, FakeMessage, FakeUser};
 
 const EPHEMERAL: u64 = 64;
@@ -164,7 +166,7 @@ async fn team_result_shows_every_question_a_chart_and_a_record_in_the_channel() 
         assert!(round < 40, "the consultation ends");
     }
     let session = stored(&bot, &sid);
-    let done = fake.message(msg).await.unwrap();
+    let done = message_once(&fake, msg, "the team recommendation", shows_team_result).await;
     let title = done.embeds[0]["title"].as_str().unwrap();
     assert!(title.starts_with("Team "), "{title}");
     assert!(

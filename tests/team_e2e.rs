@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use support::bot::{answer_for, click, click_snapshot, command, Bot, WAIT};
-use support::flows::{member, session_of, settle, stored, team_control, team_start, vote, votes_field};
+use support::flows::{
+    member, message_once, session_of, settle, shows_team_result, stored, team_control, team_start, vote, votes_field,
+};
 use support::{FakeDiscord, FakeUser};
 
 const EPHEMERAL: u64 = 64;
@@ -89,7 +91,7 @@ async fn five_members_vote_change_votes_and_get_a_team_recommendation() {
     }
 
     // The final message: the team recommendation and the splits as cast.
-    let done = fake.message(msg).await.unwrap();
+    let done = message_once(&fake, msg, "the team recommendation", shows_team_result).await;
     assert!(
         done.embeds[0]["title"].as_str().unwrap().starts_with("Team "),
         "{}",

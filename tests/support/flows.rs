@@ -75,6 +75,27 @@ async fn settle_until(fake: &FakeDiscord, deadline: Option<Instant>) {
     }
 }
 
+/// Message `id` once `done` holds for it. A team message is edited after the click that
+/// changed it was acknowledged (a store read, a render with its chart, the edit), so on a
+/// loaded machine its last edit can land after [`settle`] saw a quiet moment. Panics with
+/// `what` and the last state seen if it does not hold within 15 seconds.
+pub async fn message_once(fake: &FakeDiscord, id: u64, what: &str, done: impl Fn(&FakeMessage) -> bool) -> FakeMessage {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let message = fake.message(id).await;
+        match message {
+            Some(m) if done(&m) => return m,
+            _ if Instant::now() >= deadline => panic!("message {id} never showed {what}; last seen: {message:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// Whether a team message shows the team's recommendation (its title starts with "Team ").
+pub fn shows_team_result(m: &FakeMessage) -> bool {
+    m.embeds[0]["title"].as_str().is_some_and(|t| t.starts_with("Team "))
+}
+
 /// The "Votes…" field of a team message, as "<name> <value>"; empty when there is none.
 pub fn votes_field(m: &FakeMessage) -> String {
     m.embeds[0]["fields"]
