@@ -112,7 +112,7 @@ pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, ChartE
         // above (grid lines, bars, white), which Up turns into runs of zeros.
         // On a 14-row result chart this measured 0.69 ms and 140 KB, against
         // 1.33 ms and 378 KB for png's default filter (Sub) and 14 ms / 48 KB
-        // for zlib level 6 (BENCHMARKS.md, "Chart encoding").
+        // for zlib level 6 (BENCHMARKS.md, "Where the rest went").
         encoder.set_compression(png::Compression::Fast);
         encoder.set_filter(png::FilterType::Up);
         let mut writer = encoder.write_header()?;
