@@ -52,15 +52,16 @@ static SPARE_CANVASES: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Charts drawn at the same moment are rare; more than this are freed.
 const KEPT_CANVASES: usize = 2;
 
-/// A white RGB buffer of `len` bytes, reused from a previous chart if one is spare.
+/// An RGB buffer of `len` bytes, reused from a previous chart if one is
+/// spare. Its pixels are whatever was there: every chart paints the whole
+/// area white first (`root.fill`), so clearing it here would paint it twice.
 struct Canvas(Vec<u8>);
 
 impl Canvas {
-    fn white(len: usize) -> Canvas {
+    fn of_len(len: usize) -> Canvas {
         let spare = SPARE_CANVASES.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut buf = spare.unwrap_or_default();
-        buf.clear();
-        buf.resize(len, 255);
+        buf.resize(len, 0);
         Canvas(buf)
     }
 }
@@ -151,7 +152,7 @@ pub fn private(content: &Content, title: &str, rows: &[Contribution]) -> Result<
     let l = labels(content);
     let n = rows.len().max(1);
     let height = CHROME + ROW_PRIVATE * n as u32;
-    let mut canvas = Canvas::white((WIDTH * height * 3) as usize);
+    let mut canvas = Canvas::of_len((WIDTH * height * 3) as usize);
     {
         let root = BitMapBackend::with_buffer(&mut canvas.0, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
@@ -224,7 +225,7 @@ pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<
     let l = labels(content);
     let n = splits.len().max(1);
     let height = CHROME + ROW_TEAM * n as u32;
-    let mut canvas = Canvas::white((WIDTH * height * 3) as usize);
+    let mut canvas = Canvas::of_len((WIDTH * height * 3) as usize);
     {
         let root = BitMapBackend::with_buffer(&mut canvas.0, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(draw_err)?;
@@ -370,15 +371,21 @@ mod tests {
         (info.width, info.height)
     }
 
-    #[test]
-    fn private_chart_is_a_png_sized_by_its_rows() {
+    /// The chart of a private consultation answered to the end, and its row count.
+    fn full_private_chart() -> (Vec<u8>, usize) {
         let c = content();
         let s = finished_session(&c, 0);
         let rec = c.recommend(&picks_from_answers(&s.answers));
         let view = recommendation(&c, &rec, Audience::Private);
         let rows = contributions(&c, &s);
         let png_bytes = private(&c, &title(&c, &view, false), &rows).expect("renders");
-        assert_eq!(decode(&png_bytes), (WIDTH, CHROME + ROW_PRIVATE * rows.len() as u32));
+        (png_bytes, rows.len())
+    }
+
+    #[test]
+    fn private_chart_is_a_png_sized_by_its_rows() {
+        let (png_bytes, rows) = full_private_chart();
+        assert_eq!(decode(&png_bytes), (WIDTH, CHROME + ROW_PRIVATE * rows as u32));
     }
 
     #[test]
@@ -402,12 +409,7 @@ mod tests {
     fn a_full_result_chart_stays_small() {
         // Every chart is uploaded inside the click that finishes a consultation.
         // png's default filter made this chart 378 KB; Up makes it ~140 KB.
-        let c = content();
-        let s = finished_session(&c, 0);
-        let rec = c.recommend(&picks_from_answers(&s.answers));
-        let view = recommendation(&c, &rec, Audience::Private);
-        let rows = contributions(&c, &s);
-        let png_bytes = private(&c, &title(&c, &view, false), &rows).expect("renders");
+        let (png_bytes, _) = full_private_chart();
         assert!(png_bytes.len() < 200_000, "{} bytes", png_bytes.len());
     }
 

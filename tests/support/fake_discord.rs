@@ -1744,8 +1744,8 @@ async fn rest(State(inner): State<Arc<Inner>>, method: Method, uri: Uri, headers
             Some(p) => p,
             None if body.is_empty() => Value::Null,
             // Only a body that is not multipart is read as text: a multipart
-            // one carries binary files (a chart is ~140 KB), and a lossy copy
-            // of them cost the fake more than the bot's whole click.
+            // one carries binary files (a chart is ~140 KB), and a lossy UTF-8
+            // copy of those is work the fake need not do inside timed loops.
             None => {
                 let text = String::from_utf8_lossy(&body).into_owned();
                 serde_json::from_str(&text).unwrap_or(Value::String(text))
