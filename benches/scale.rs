@@ -10,7 +10,10 @@
 //! child then reopens it (the reopen time after `kill -9`) with the default
 //! configuration and measures: a durable consultation step (an answer or a
 //! back on an active session, each synced before returning), the process's
-//! peak RSS, `stats`, and steps while another thread sweeps the expired 10 %.
+//! peak RSS (and where it was reached: after the open, after the steps),
+//! `stats`, one forced reopen of sled in place (`resnapshot_ms`: what every
+//! interaction waits while the store refreshes sled's recovery snapshot),
+//! and steps while another thread sweeps the expired 10 %.
 //! Disk bytes per consultation are the store's allocated blocks over N.
 //!
 //! Then, in this process, the same durable step on sled and on a throwaway
@@ -19,6 +22,12 @@
 //!
 //! The last line is the summary:
 //! `scale: sessions=N step_1k_median_us=… step_median_us=… step_p99_us=… rss_mib=… reopen_ms=… bytes_per_session=… stats_ms=… sweep_step_p99_us=…`
+
+/// The bot's allocator (the default `mimalloc` feature), so the RSS figures
+/// are the bot's: the store's memory depends on it.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[allow(dead_code)]
 #[path = "../tests/support/pg.rs"]
@@ -245,15 +254,20 @@ fn retries_in_flight(store: Arc<dyn SessionStore>, q: Arc<Questionnaire>, in_fli
     store.tx_retries() - before
 }
 
-fn vm_hwm_mib() -> u64 {
+/// A `/proc/self/status` figure in MiB: `VmHWM` (peak RSS) or `VmRSS` (now).
+fn status_mib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.strip_prefix(field).is_some_and(|rest| rest.starts_with(':')))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
         })
         .map_or(0, |kib| kib / 1024)
+}
+
+fn vm_hwm_mib() -> u64 {
+    status_mib("VmHWM")
 }
 
 fn allocated_bytes(dir: &Path) -> u64 {
@@ -290,8 +304,11 @@ fn child_measure(dir: &Path) {
     let t = Instant::now();
     let store = SledStore::open_with(dir, SledOptions::default()).expect("reopen after kill -9");
     let reopen_ms = t.elapsed().as_millis();
+    // Where the peak comes from: the open, the steps, or the sweep.
+    let (rss_open, hwm_open) = (status_mib("VmRSS"), vm_hwm_mib());
     let ids = step_sessions(&store, &q, STEP_SESSIONS, "m");
     let (median, p99) = measure_steps(&store, &q, &ids, STEPS);
+    let hwm_steps = vm_hwm_mib();
     let mut stats_us: Vec<u64> = (0..21)
         .map(|_| {
             let t = Instant::now();
@@ -300,6 +317,12 @@ fn child_measure(dir: &Path) {
         })
         .collect();
     stats_us.sort_unstable();
+    // What every read and write waits for when the store reopens sled to
+    // refresh its recovery snapshot (the checkpoint thread does it by itself
+    // after enough changes; here it is forced once, at this size).
+    let t = Instant::now();
+    store.resnapshot().expect("reopen in place");
+    let resnapshot_ms = t.elapsed().as_millis();
     // Steps while another thread sweeps the expired 10 %.
     let store = Arc::new(store);
     let done = Arc::new(AtomicBool::new(false));
@@ -325,6 +348,7 @@ fn child_measure(dir: &Path) {
     let stats = store.stats().expect("stats");
     println!(
         "measure: reopen_ms={reopen_ms} step_median_us={median} step_p99_us={p99} stats_us={} rss_mib={} \
+         rss_after_open_mib={rss_open} hwm_after_open_mib={hwm_open} hwm_after_steps_mib={hwm_steps} resnapshot_ms={resnapshot_ms} \
          sweep_ms={sweep_ms} swept_active={swept_active} sweep_steps={} sweep_step_median_us={} sweep_step_p99_us={} active_after={}",
         percentile(&stats_us, 0.5),
         vm_hwm_mib(),
@@ -370,6 +394,16 @@ fn phase(n: u64, owners: u64) -> (String, u64) {
     filler.kill().expect("kill -9 the filler");
     let _ = filler.wait();
     let bytes = allocated_bytes(&data);
+    // `SCALE_KEEP=DIR` keeps a copy of the killed store (for trying reopens by
+    // hand with `--child-measure DIR` on a copy of it).
+    if let Some(keep) = std::env::var_os("SCALE_KEEP") {
+        let keep = PathBuf::from(keep).join(format!("n{n}"));
+        let status = Command::new("cp").arg("-a").arg(&data).arg(&keep).status();
+        eprintln!(
+            "scale: kept a copy of the killed store in {} ({status:?})",
+            keep.display()
+        );
+    }
     let out = Command::new(&exe)
         .args(["--child-measure", &data.display().to_string()])
         .output()

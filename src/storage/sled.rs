@@ -35,13 +35,23 @@
 //! crash, from the journal (a record is replayed whole); while running, from
 //! the apply gate, which a change holds for writing while it is applied and
 //! every read holds for reading, so no reader sees half a change.
+//!
+//! sled behind that gate can be closed and reopened in place. sled 0.34
+//! writes its recovery snapshot only when it opens, and every open replays
+//! its log from the last snapshot on: left alone, a process that ran for
+//! months makes its successor (after `kill -9` too) replay all of it, which
+//! took 3.3 s at a million consultations. So once enough changes have been
+//! applied since the last open, the checkpoint thread reopens sled, when
+//! the store has been quiet for a while, or anyway past a larger bound;
+//! reads and writes wait for the reopen (the gate is held for writing).
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::sled::{Batch, Db, Tree};
 use serde::{Deserialize, Serialize};
@@ -107,25 +117,107 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// a burst never leaves much to replay on the next open.
 const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 
+/// sled replays its whole log since its last recovery snapshot when it
+/// opens, and sled 0.34 writes that snapshot only when it opens (its
+/// `snapshot_after_ops` "does nothing for now"). So after this many bytes
+/// of changes a quiet store is closed and reopened in place, which writes a
+/// fresh snapshot and keeps the next open (after `kill -9` too) short.
+const RESNAPSHOT_WHEN_QUIET_BYTES: u64 = 4 * 1024 * 1024;
+/// "Quiet": no change for this long.
+const QUIET_FOR: Duration = Duration::from_secs(10);
+/// A store that is never quiet is reopened after this many bytes anyway:
+/// every read and write waits while it happens (BENCHMARKS.md measures it),
+/// but the next open's replay stays bounded.
+const RESNAPSHOT_ANYWAY_BYTES: u64 = 32 * 1024 * 1024;
+/// How long a reopen waits for the previous handle's file lock to go.
+const RELOCK_FOR: Duration = Duration::from_secs(5);
+
 pub struct SledBackend {
     shared: Arc<Shared>,
     checkpointer: Option<JoinHandle<()>>,
 }
 
-struct Shared {
+/// What one open of sled gives: the database, its trees, its log file.
+struct Sled {
     db: Db,
     /// Indexed by the space constants above (`meta` last).
     trees: [Tree; SPACES],
     /// sled's log file, `fdatasync`ed at each flush under [`Durability::Power`].
-    log: Option<File>,
+    log: Option<Arc<File>>,
+}
+
+impl Sled {
+    fn open(path: &Path, options: SledOptions) -> Result<Sled, String> {
+        let started = Instant::now();
+        let db = loop {
+            let opened = ::sled::Config::new()
+                .path(path)
+                .cache_capacity(options.cache_capacity)
+                // The checkpoint thread flushes; the journal is the durability point.
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                // A reopen can race sled's last I/O of the handle just
+                // dropped, which still holds the file lock for a moment.
+                Err(e) if e.to_string().contains("could not acquire lock") && started.elapsed() < RELOCK_FOR => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        };
+        let log = match options.durability {
+            Durability::Power => Some(Arc::new(
+                File::open(path.join("db")).map_err(|e| format!("sled's log file: {e}"))?,
+            )),
+            Durability::Process => None,
+        };
+        let trees = Self::trees_of(&db).map_err(|e| e.to_string())?;
+        Ok(Sled { db, trees, log })
+    }
+
+    fn temporary() -> Result<Sled, StoreError> {
+        let db = ::sled::Config::new().temporary(true).open()?;
+        let trees = Self::trees_of(&db)?;
+        Ok(Sled { db, trees, log: None })
+    }
+
+    fn trees_of(db: &Db) -> Result<[Tree; SPACES], StoreError> {
+        Ok([
+            db.open_tree("sessions")?,
+            db.open_tree("active")?,
+            db.open_tree("by_owner")?,
+            db.open_tree("expiry")?,
+            db.open_tree("stats")?,
+            db.open_tree("meta")?,
+        ])
+    }
+
+    /// Handles for a flush outside the gate (a flush can take milliseconds,
+    /// and must not hold up the changes applied meanwhile).
+    fn flush_handles(&self) -> (Db, Option<Arc<File>>) {
+        (self.db.clone(), self.log.clone())
+    }
+}
+
+struct Shared {
+    /// sled behind the apply gate: written while a change is applied (and
+    /// while sled is reopened), read by every read, so a change is seen
+    /// whole or not at all (see the module docs). `None` only after a
+    /// reopen failed; the checkpoint thread retries it.
+    sled: RwLock<Option<Sled>>,
+    /// Where and how to reopen sled; `None` for [`SledStore::temporary`].
+    reopen: Option<(PathBuf, SledOptions)>,
     /// `None` for [`SledStore::temporary`] (tests, benches): every sync is a
     /// sled flush there, as nothing survives the process anyway.
     journal: Option<Journal>,
     /// Held across validate, append and apply (see the module docs).
     writer: Mutex<()>,
-    /// Written while a change is applied to sled, read by every read: a
-    /// change is seen whole or not at all (see the module docs).
-    apply_gate: RwLock<()>,
+    /// Key and value bytes applied since sled was last opened: what its
+    /// next open would replay.
+    applied_since_open: AtomicU64,
+    /// When the last change was applied (for "quiet").
+    last_change: Mutex<Instant>,
     /// Set on drop; the checkpoint thread waits on `wake`.
     stop: Mutex<bool>,
     wake: Condvar,
@@ -141,6 +233,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn io_error(what: &str) -> impl Fn(std::io::Error) -> StoreError + '_ {
     move |e| StoreError::Io(format!("{what}: {e}"))
+}
+
+fn closed() -> StoreError {
+    StoreError::Io("sled is closed: reopening it failed, and the checkpoint thread is retrying".into())
 }
 
 fn key2(a: &str, b: &str) -> Vec<u8> {
@@ -176,19 +272,7 @@ impl Store<SledBackend> {
             reason,
         };
         let power = options.durability == Durability::Power;
-        let db = ::sled::Config::new()
-            .path(path)
-            .cache_capacity(options.cache_capacity)
-            // The checkpoint thread flushes; the journal is the durability point.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_error(e.to_string()))?;
-        let log = if power {
-            Some(File::open(path.join("db")).map_err(|e| open_error(format!("sled's log file: {e}")))?)
-        } else {
-            None
-        };
-        let trees = SledBackend::trees_of(&db)?;
+        let sled = Sled::open(path, options).map_err(open_error)?;
         let recovered = journal::recover(path).map_err(|e| open_error(format!("reading the journal: {e}")))?;
         if !recovered.records.is_empty() || recovered.discarded_bytes > 0 {
             tracing::info!(
@@ -197,11 +281,11 @@ impl Store<SledBackend> {
                 "replaying the journal"
             );
         }
-        replay(&trees, &recovered.records)?;
-        flush_sled(&db, log.as_ref())?;
+        replay(&sled.trees, &recovered.records)?;
+        flush_sled(&sled.db, sled.log.as_deref())?;
         let journal =
             Journal::start(path, power, &recovered).map_err(|e| open_error(format!("starting the journal: {e}")))?;
-        let shared = Shared::new(db, trees, log, Some(journal))?;
+        let shared = Shared::new(sled, Some((path.to_path_buf(), options)), Some(journal))?;
         let worker = shared.clone();
         let checkpointer = std::thread::Builder::new()
             .name("store-checkpoint".into())
@@ -215,9 +299,7 @@ impl Store<SledBackend> {
 
     /// A store in a temporary directory removed on drop (tests, benches).
     pub fn temporary() -> Result<Self, StoreError> {
-        let db = ::sled::Config::new().temporary(true).open()?;
-        let trees = SledBackend::trees_of(&db)?;
-        let shared = Shared::new(db, trees, None, None)?;
+        let shared = Shared::new(Sled::temporary()?, None, None)?;
         Ok(Store::new(SledBackend {
             shared,
             checkpointer: None,
@@ -227,6 +309,14 @@ impl Store<SledBackend> {
     /// Flushes sled and empties the journal; used on shutdown.
     pub fn close(&self) -> Result<(), StoreError> {
         self.backend().shared.checkpoint()
+    }
+
+    /// Closes and reopens sled in place, which writes its recovery snapshot
+    /// (the checkpoint thread does this by itself; see
+    /// [`RESNAPSHOT_ANYWAY_BYTES`]). Every read and write waits meanwhile.
+    /// Does nothing for a temporary store.
+    pub fn resnapshot(&self) -> Result<(), StoreError> {
+        self.backend().shared.resnapshot()
     }
 }
 
@@ -259,23 +349,6 @@ fn flush_sled(db: &Db, log: Option<&File>) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl SledBackend {
-    fn trees_of(db: &Db) -> Result<[Tree; SPACES], StoreError> {
-        Ok([
-            db.open_tree("sessions")?,
-            db.open_tree("active")?,
-            db.open_tree("by_owner")?,
-            db.open_tree("expiry")?,
-            db.open_tree("stats")?,
-            db.open_tree("meta")?,
-        ])
-    }
-
-    fn tree(&self, space: usize) -> &Tree {
-        &self.shared.trees[space]
-    }
-}
-
 impl Drop for SledBackend {
     fn drop(&mut self) {
         *lock(&self.shared.stop) = true;
@@ -295,10 +368,10 @@ impl Drop for SledBackend {
 struct Pending(BTreeMap<(usize, Vec<u8>), Option<Vec<u8>>>);
 
 impl Pending {
-    fn get(&self, shared: &Shared, space: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get(&self, sled: &Sled, space: usize, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.0.get(&(space, key.to_vec())) {
             Some(v) => Ok(v.clone()),
-            None => Ok(shared.trees[space].get(key)?.map(|v| v.to_vec())),
+            None => Ok(sled.trees[space].get(key)?.map(|v| v.to_vec())),
         }
     }
     fn put(&mut self, space: usize, key: Vec<u8>, value: &[u8]) {
@@ -312,52 +385,27 @@ impl Pending {
 impl Shared {
     /// The shared state of an open store, upgraded to this build's layout.
     fn new(
-        db: Db,
-        trees: [Tree; SPACES],
-        log: Option<File>,
+        sled: Sled,
+        reopen: Option<(PathBuf, SledOptions)>,
         journal: Option<Journal>,
     ) -> Result<Arc<Self>, StoreError> {
-        let shared = Arc::new(Shared {
-            db,
-            trees,
-            log,
+        upgrade_layout(&sled)?;
+        Ok(Arc::new(Shared {
+            sled: RwLock::new(Some(sled)),
+            reopen,
             journal,
             writer: Mutex::new(()),
-            apply_gate: RwLock::new(()),
+            applied_since_open: AtomicU64::new(0),
+            last_change: Mutex::new(Instant::now()),
             stop: Mutex::new(false),
             wake: Condvar::new(),
-        });
-        shared.upgrade_layout()?;
-        Ok(shared)
+        }))
     }
 
-    /// Stores written before the expiry index and the active counter get
-    /// both, once, from one pass over the records.
-    fn upgrade_layout(&self) -> Result<(), StoreError> {
-        let meta = &self.trees[META];
-        if meta.get(LAYOUT_KEY)?.as_deref() == Some(LAYOUT) {
-            return Ok(());
-        }
-        let mut active = 0i64;
-        for item in self.trees[SESSIONS].iter() {
-            let (key, bytes) = item?;
-            let id = String::from_utf8_lossy(&key);
-            match rules::decode(&id, &bytes) {
-                Ok((session, _)) => {
-                    self.trees[EXPIRY].insert(ExpiryKey::of(&session).to_bytes(), &[][..])?;
-                    if session.status == Status::Active {
-                        active += 1;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "unreadable record left out of the expiry index"),
-            }
-        }
-        if active != 0 {
-            self.trees[STATS].insert(counter_key(rules::counter::ACTIVE, 0), &active.to_be_bytes())?;
-        }
-        meta.insert(LAYOUT_KEY, LAYOUT)?;
-        // Before any journal record can depend on it.
-        flush_sled(&self.db, self.log.as_ref())
+    /// Runs `f` on sled under the gate held for reading (a scan included).
+    fn reading<T>(&self, f: impl FnOnce(&Sled) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let gate = self.sled.read().unwrap_or_else(PoisonError::into_inner);
+        f(gate.as_ref().ok_or_else(closed)?)
     }
 
     /// Appends `pending` to the journal and applies it to sled atomically.
@@ -375,6 +423,10 @@ impl Shared {
                 value,
             })
             .collect();
+        // Under the writer lock sled cannot be reopened, so if it is there
+        // now it is still there when the gate is taken below: nothing reaches
+        // the journal that could not be applied.
+        self.reading(|_| Ok(()))?;
         if let Some(journal) = &self.journal {
             journal.append(&ops).map_err(io_error("appending to the journal"))?;
             if journal.len() > CHECKPOINT_BYTES {
@@ -385,27 +437,28 @@ impl Shared {
         // takes and then see all of it. If sled fails part-way (it only fails
         // on I/O), the journal still holds the whole record, and the next
         // open replays it.
-        let _gate = self.apply_gate.write().unwrap_or_else(PoisonError::into_inner);
+        let gate = self.sled.write().unwrap_or_else(PoisonError::into_inner);
+        let sled = gate.as_ref().ok_or_else(closed)?;
+        let mut bytes = 0u64;
         for op in &ops {
-            let tree = &self.trees[usize::from(op.space)];
+            let tree = &sled.trees[usize::from(op.space)];
+            bytes += (op.key.len() + op.value.as_ref().map_or(0, Vec::len)) as u64;
             match &op.value {
                 Some(v) => tree.insert(op.key.as_slice(), v.as_slice())?,
                 None => tree.remove(op.key.as_slice())?,
             };
         }
+        drop(gate);
+        self.applied_since_open.fetch_add(bytes, Ordering::Relaxed);
+        *lock(&self.last_change) = Instant::now();
         Ok(())
     }
 
-    /// Held by every read for its whole length (a scan included).
-    fn read_gate(&self) -> RwLockReadGuard<'_, ()> {
-        self.apply_gate.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Plans `ws` against the current state: `None` if an expectation fails.
-    fn plan(&self, ws: &WriteSet) -> Result<Option<Pending>, StoreError> {
+    fn plan(&self, sled: &Sled, ws: &WriteSet) -> Result<Option<Pending>, StoreError> {
         let mut p = Pending::default();
         for r in &ws.records {
-            let current = p.get(self, SESSIONS, r.id.as_bytes())?;
+            let current = p.get(sled, SESSIONS, r.id.as_bytes())?;
             // An unreadable record never matches: the caller re-reads and
             // reports it.
             let version = current.map(|b| rules::version_of(&b).unwrap_or(u64::MAX));
@@ -426,7 +479,7 @@ impl Shared {
                     expect,
                 } => {
                     let k = key2(owner, scope);
-                    let current = p.get(self, ACTIVE, &k)?;
+                    let current = p.get(sled, ACTIVE, &k)?;
                     if current.as_deref() != expect.as_deref().map(str::as_bytes) {
                         return Ok(None);
                     }
@@ -434,7 +487,7 @@ impl Shared {
                 }
                 ActiveWrite::Release { owner, scope, id } => {
                     let k = key2(owner, scope);
-                    if p.get(self, ACTIVE, &k)?.is_some_and(|v| v == id.as_bytes()) {
+                    if p.get(sled, ACTIVE, &k)?.is_some_and(|v| v == id.as_bytes()) {
                         p.remove(ACTIVE, k);
                     }
                 }
@@ -454,16 +507,22 @@ impl Shared {
         }
         for c in &ws.counters {
             let k = counter_key(&c.name, c.shard);
-            let old = p.get(self, STATS, &k)?.map_or(0, |v| counter_value(&v));
+            let old = p.get(sled, STATS, &k)?.map_or(0, |v| counter_value(&v));
             p.put(STATS, k, &old.saturating_add(c.delta).to_be_bytes());
         }
         Ok(Some(p))
     }
 
+    /// sled's flush (and log `fdatasync`), run outside the gate.
+    fn flush(&self) -> Result<(), StoreError> {
+        let (db, log) = self.reading(|sled| Ok(sled.flush_handles()))?;
+        flush_sled(&db, log.as_deref())
+    }
+
     /// Flushes sled durably, then retires the journal files that flush covers.
     fn checkpoint(&self) -> Result<(), StoreError> {
         let Some(journal) = &self.journal else {
-            return flush_sled(&self.db, self.log.as_ref());
+            return self.flush();
         };
         // Under the writer lock, so every record in the old file is applied.
         let old = {
@@ -471,11 +530,48 @@ impl Shared {
             journal.rotate().map_err(io_error("rotating the journal"))?
         };
         if let Some(old) = old {
-            flush_sled(&self.db, self.log.as_ref())?;
+            self.flush()?;
             journal
                 .retire(&old)
                 .map_err(io_error("removing a checkpointed journal file"))?;
         }
+        Ok(())
+    }
+
+    /// Whether the next open's replay has grown enough to reopen sled now.
+    fn due_for_resnapshot(&self) -> bool {
+        let applied = self.applied_since_open.load(Ordering::Relaxed);
+        let quiet = lock(&self.last_change).elapsed() >= QUIET_FOR;
+        applied >= RESNAPSHOT_ANYWAY_BYTES || (quiet && applied >= RESNAPSHOT_WHEN_QUIET_BYTES)
+    }
+
+    /// Closes sled and opens it again in place (see [`RESNAPSHOT_ANYWAY_BYTES`]).
+    fn resnapshot(&self) -> Result<(), StoreError> {
+        let Some((path, options)) = &self.reopen else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        // No change is planned, appended or applied meanwhile, and no read
+        // runs: every handle to the old sled is dropped before the new open.
+        let _writer = lock(&self.writer);
+        let mut gate = self.sled.write().unwrap_or_else(PoisonError::into_inner);
+        let applied = self.applied_since_open.load(Ordering::Relaxed);
+        if let Some(old) = gate.as_ref() {
+            // Left open (and in place) if this fails: nothing changes.
+            flush_sled(&old.db, old.log.as_deref())?;
+        }
+        drop(gate.take());
+        let reopened = Sled::open(path, *options).map_err(|reason| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        *gate = Some(reopened);
+        self.applied_since_open.store(0, Ordering::Relaxed);
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            applied_bytes = applied,
+            "sled reopened to write a fresh recovery snapshot"
+        );
         Ok(())
     }
 
@@ -496,9 +592,44 @@ impl Shared {
                 // checkpoint succeeds.
                 tracing::warn!(error = %e, "store checkpoint failed; will retry");
             }
+            let closed = self.sled.read().unwrap_or_else(PoisonError::into_inner).is_none();
+            if closed || self.due_for_resnapshot() {
+                if let Err(e) = self.resnapshot() {
+                    tracing::error!(error = %e, "reopening sled failed; will retry");
+                }
+            }
             stop = lock(&self.stop);
         }
     }
+}
+
+/// Stores written before the expiry index and the active counter get
+/// both, once, from one pass over the records.
+fn upgrade_layout(sled: &Sled) -> Result<(), StoreError> {
+    let meta = &sled.trees[META];
+    if meta.get(LAYOUT_KEY)?.as_deref() == Some(LAYOUT) {
+        return Ok(());
+    }
+    let mut active = 0i64;
+    for item in sled.trees[SESSIONS].iter() {
+        let (key, bytes) = item?;
+        let id = String::from_utf8_lossy(&key);
+        match rules::decode(&id, &bytes) {
+            Ok((session, _)) => {
+                sled.trees[EXPIRY].insert(ExpiryKey::of(&session).to_bytes(), &[][..])?;
+                if session.status == Status::Active {
+                    active += 1;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "unreadable record left out of the expiry index"),
+        }
+    }
+    if active != 0 {
+        sled.trees[STATS].insert(counter_key(rules::counter::ACTIVE, 0), &active.to_be_bytes())?;
+    }
+    meta.insert(LAYOUT_KEY, LAYOUT)?;
+    // Before any journal record can depend on it.
+    flush_sled(&sled.db, sled.log.as_deref())
 }
 
 impl Backend for SledBackend {
@@ -507,35 +638,35 @@ impl Backend for SledBackend {
     }
 
     fn read(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let _gate = self.shared.read_gate();
-        Ok(self.tree(SESSIONS).get(id.as_bytes())?.map(|v| v.to_vec()))
+        self.shared
+            .reading(|sled| Ok(sled.trees[SESSIONS].get(id.as_bytes())?.map(|v| v.to_vec())))
     }
 
     fn read_active(&self, owner: &str, scope: &str) -> Result<Option<String>, StoreError> {
-        let _gate = self.shared.read_gate();
-        Ok(self
-            .tree(ACTIVE)
-            .get(key2(owner, scope))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        self.shared.reading(|sled| {
+            Ok(sled.trees[ACTIVE]
+                .get(key2(owner, scope))?
+                .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        })
     }
 
     fn owner_sessions(&self, owner: &str) -> Result<Vec<String>, StoreError> {
         let prefix = key2(owner, "");
-        let _gate = self.shared.read_gate();
-        self.tree(BY_OWNER)
-            .scan_prefix(&prefix)
-            .keys()
-            .map(|k| Ok(String::from_utf8_lossy(&k?[prefix.len()..]).into_owned()))
-            .collect()
+        self.shared.reading(|sled| {
+            sled.trees[BY_OWNER]
+                .scan_prefix(&prefix)
+                .keys()
+                .map(|k| Ok(String::from_utf8_lossy(&k?[prefix.len()..]).into_owned()))
+                .collect()
+        })
     }
 
     fn expired(&self, kind: Kind, before: i64, limit: usize) -> Result<Vec<ExpiryKey>, StoreError> {
         let range = ExpiryKey::bound(kind, i64::MIN)..ExpiryKey::bound(kind, before);
         let mut out = Vec::new();
         let mut foreign = Pending::default();
-        {
-            let _gate = self.shared.read_gate();
-            for k in self.tree(EXPIRY).range(range).keys().take(limit) {
+        self.shared.reading(|sled| {
+            for k in sled.trees[EXPIRY].range(range).keys().take(limit) {
                 let k = k?;
                 match ExpiryKey::from_bytes(&k) {
                     Some(key) => out.push(key),
@@ -543,7 +674,8 @@ impl Backend for SledBackend {
                     None => foreign.remove(EXPIRY, k.to_vec()),
                 }
             }
-        }
+            Ok(())
+        })?;
         if !foreign.0.is_empty() {
             let _writer = lock(&self.shared.writer);
             self.shared.write(foreign)?;
@@ -553,7 +685,7 @@ impl Backend for SledBackend {
 
     fn commit(&self, writes: &WriteSet) -> Result<bool, StoreError> {
         let _writer = lock(&self.shared.writer);
-        match self.shared.plan(writes)? {
+        match self.shared.reading(|sled| self.shared.plan(sled, writes))? {
             Some(pending) => self.shared.write(pending).map(|()| true),
             None => Ok(false),
         }
@@ -562,34 +694,36 @@ impl Backend for SledBackend {
     fn sync(&self) -> Result<(), StoreError> {
         match &self.shared.journal {
             Some(journal) => journal.sync().map_err(io_error("fdatasync of the journal")),
-            None => flush_sled(&self.shared.db, self.shared.log.as_ref()),
+            None => self.shared.flush(),
         }
     }
 
     fn counters(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let _gate = self.shared.read_gate();
-        self.tree(STATS)
-            .iter()
-            .map(|item| {
-                let (k, v) = item?;
-                let name = match k.iter().position(|b| *b == 0) {
-                    Some(end) => &k[..end],
-                    None => &k[..],
-                };
-                Ok((String::from_utf8_lossy(name).into_owned(), counter_value(&v)))
-            })
-            .collect()
+        self.shared.reading(|sled| {
+            sled.trees[STATS]
+                .iter()
+                .map(|item| {
+                    let (k, v) = item?;
+                    let name = match k.iter().position(|b| *b == 0) {
+                        Some(end) => &k[..end],
+                        None => &k[..],
+                    };
+                    Ok((String::from_utf8_lossy(name).into_owned(), counter_value(&v)))
+                })
+                .collect()
+        })
     }
 
     fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let _gate = self.shared.read_gate();
-        Ok(self.tree(META).get(key.as_bytes())?.map(|v| v.to_vec()))
+        self.shared
+            .reading(|sled| Ok(sled.trees[META].get(key.as_bytes())?.map(|v| v.to_vec())))
     }
 
     fn meta_cas(&self, key: &str, expect: Option<&[u8]>, new: Option<&[u8]>) -> Result<bool, StoreError> {
         let _writer = lock(&self.shared.writer);
         let mut p = Pending::default();
-        if p.get(&self.shared, META, key.as_bytes())?.as_deref() != expect {
+        let current = self.shared.reading(|sled| p.get(sled, META, key.as_bytes()))?;
+        if current.as_deref() != expect {
             return Ok(false);
         }
         match new {
@@ -630,13 +764,16 @@ mod tests {
     #[test]
     fn unreadable_record_is_reported_not_panicked() {
         let store = SledStore::temporary().unwrap();
-        store.backend().shared.trees[SESSIONS]
-            .insert("x", &b"{not json"[..])
-            .unwrap();
+        let put = |id: &str, bytes: &[u8]| {
+            store
+                .backend()
+                .shared
+                .reading(|sled| Ok(sled.trees[SESSIONS].insert(id, bytes)?))
+                .unwrap();
+        };
+        put("x", b"{not json");
         assert!(matches!(store.get("x"), Err(StoreError::Corrupt { .. })));
-        store.backend().shared.trees[SESSIONS]
-            .insert("y", &br#"{"schema":99,"session":{}}"#[..])
-            .unwrap();
+        put("y", br#"{"schema":99,"session":{}}"#);
         assert!(store.get("y").unwrap_err().to_string().contains("schema version 99"));
     }
 
@@ -674,11 +811,7 @@ mod tests {
         let record = {
             let store = SledStore::open(dir.path()).unwrap();
             store.start(new_session("a", "u")).unwrap();
-            store.backend().shared.trees[SESSIONS]
-                .get("a")
-                .unwrap()
-                .unwrap()
-                .to_vec()
+            store.backend().read("a").unwrap().unwrap()
         };
         // What a kill before the next checkpoint leaves: the journal holds
         // the change, sled does not.
@@ -804,8 +937,126 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(store.backend().shared.log.is_some());
+        let has_log = store.backend().shared.reading(|sled| Ok(sled.log.is_some())).unwrap();
+        assert!(has_log);
         store.start(new_session("a", "u")).unwrap();
         store.flush().unwrap();
+    }
+
+    fn snapshot_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("snap."))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A reopen in place writes sled's recovery snapshot and loses nothing,
+    /// neither what was there nor what comes after.
+    #[test]
+    fn a_reopen_in_place_writes_a_snapshot_and_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store.start(new_session("a", "u")).unwrap();
+            store.start(new_session("b", "v")).unwrap();
+            let before = snapshot_files(dir.path());
+            store.resnapshot().unwrap();
+            let after = snapshot_files(dir.path());
+            assert_ne!(before, after, "a new snapshot is written");
+            assert_eq!(store.backend().shared.applied_since_open.load(Ordering::Relaxed), 0);
+            assert_eq!(store.active("u", PRIVATE_SCOPE).unwrap().unwrap().id, "a");
+            assert_eq!(store.stats().unwrap().active, 2);
+            store.start(new_session("c", "w")).unwrap();
+            assert!(store.backend().shared.applied_since_open.load(Ordering::Relaxed) > 0);
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        for (owner, id) in [("u", "a"), ("v", "b"), ("w", "c")] {
+            assert_eq!(store.active(owner, PRIVATE_SCOPE).unwrap().unwrap().id, id);
+        }
+        assert_eq!(store.stats().unwrap().active, 3);
+    }
+
+    /// Reads and writes that arrive while sled is reopened wait for it and
+    /// then succeed; none fails and none is lost.
+    #[test]
+    fn reads_and_writes_during_reopens_wait_and_succeed() {
+        use crate::storage::rules::CounterDelta;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SledStore::open_with(
+                dir.path(),
+                SledOptions {
+                    durability: Durability::Process,
+                    ..SledOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        store.start(new_session("a", "u")).unwrap();
+        let bump = WriteSet {
+            counters: vec![CounterDelta {
+                name: "n".into(),
+                shard: 0,
+                delta: 1,
+            }],
+            ..WriteSet::default()
+        };
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2000 {
+                    assert!(store.backend().commit(&bump).unwrap());
+                }
+            })
+        };
+        let reader = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2000 {
+                    assert_eq!(store.get("a").unwrap().unwrap().owner, "u");
+                }
+            })
+        };
+        let mut reopens = 0;
+        while !writer.is_finished() || !reader.is_finished() {
+            store.resnapshot().unwrap();
+            reopens += 1;
+        }
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert!(reopens > 0);
+        let n: i64 = store
+            .backend()
+            .counters()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name == "n")
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(n, 2000);
+    }
+
+    /// If a reopen failed, sled is missing: every operation says so (no
+    /// panic, nothing written to the journal), and the next reopen mends it.
+    #[test]
+    fn a_store_whose_reopen_failed_refuses_politely_until_reopened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.start(new_session("a", "u")).unwrap();
+        let shared = &store.backend().shared;
+        let taken = shared.sled.write().unwrap().take();
+        drop(taken);
+        let journal_len = shared.journal.as_ref().unwrap().len();
+        assert!(matches!(store.get("a"), Err(StoreError::Io(_))));
+        assert!(matches!(store.start(new_session("b", "v")), Err(StoreError::Io(_))));
+        assert!(matches!(store.backend().meta_put("k", b"v"), Err(StoreError::Io(_))));
+        assert!(matches!(store.stats(), Err(StoreError::Io(_))));
+        assert_eq!(shared.journal.as_ref().unwrap().len(), journal_len);
+        store.resnapshot().unwrap();
+        assert_eq!(store.get("a").unwrap().unwrap().owner, "u");
+        store.start(new_session("b", "v")).unwrap();
     }
 }
