@@ -288,7 +288,19 @@ fn allocated_bytes(dir: &Path) -> u64 {
 }
 
 /// Child: fill, sync, say so, then wait to be killed.
+/// The store's own log lines (its open, and each reopen of sled in place
+/// with what it cost) on stderr.
+fn store_logs() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter("framework_advisor=info")
+        .with_target(false)
+        .with_ansi(false)
+        .init();
+}
+
 fn child_fill(dir: &Path, n: u64, owners: u64) {
+    store_logs();
     let q = questionnaire();
     let store = SledStore::open(dir).expect("open");
     fill(&store, &q, n, owners);
@@ -300,6 +312,7 @@ fn child_fill(dir: &Path, n: u64, owners: u64) {
 
 /// Child: reopen after the kill and measure; prints one `measure:` line.
 fn child_measure(dir: &Path) {
+    store_logs();
     let q = questionnaire();
     let t = Instant::now();
     let store = SledStore::open_with(dir, SledOptions::default()).expect("reopen after kill -9");
@@ -408,6 +421,11 @@ fn phase(n: u64, owners: u64) -> (String, u64) {
         .args(["--child-measure", &data.display().to_string()])
         .output()
         .expect("measure child");
+    for log in String::from_utf8_lossy(&out.stderr).lines() {
+        if log.contains("store opened") || log.contains("sled reopened") {
+            eprintln!("scale: n={n} measure child: {log}");
+        }
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
         .lines()
