@@ -1,4 +1,5 @@
-//! PNG charts of a result, rendered in process (plotters' bitmap backend,
+//! PNG charts of a result, rendered in process (plotters' bitmap backend
+//! for the shapes and axis, [`super::glyphs`] for the rest of the text,
 //! PNG-encoded with the `png` crate), with the DejaVu Sans font bundled in
 //! `assets/fonts/` (never a system font, no network):
 //! - a private consultation: each answer's contribution as a diverging bar,
@@ -12,10 +13,10 @@
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 use thiserror::Error;
 
+use super::glyphs::{Anchor, Face, Line};
 use super::{clip, labels, Contribution, QuestionSplit, NEUTRAL_COLOUR};
 use crate::content::Content;
 use crate::domain::framework::FRAMEWORK_IDS;
@@ -31,6 +32,14 @@ const ROW_PRIVATE: u32 = 30;
 const ROW_TEAM: u32 = 36;
 /// Title, legend and axis.
 const CHROME: u32 = 150;
+/// Space around the plot; the title and legend sit in the top one.
+const MARGIN: u32 = 16;
+const MARGIN_TOP: u32 = 56;
+const TITLE_SIZE: u32 = 24;
+/// What the title takes from the top of the plot: its box (`size / 1.24`)
+/// and 5 pixels above and below (plotters' caption layout, kept so charts
+/// look as they did when plotters drew the title).
+const TITLE_HEIGHT: u32 = 19 + 2 * 5;
 /// Left margin for the row labels.
 const LABEL_AREA: u32 = 400;
 
@@ -52,16 +61,17 @@ static SPARE_CANVASES: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 /// Charts drawn at the same moment are rare; more than this are freed.
 const KEPT_CANVASES: usize = 2;
 
-/// An RGB buffer of `len` bytes, reused from a previous chart if one is
-/// spare. Its pixels are whatever was there: every chart paints the whole
-/// area white first (`root.fill`), so clearing it here would paint it twice.
+/// A white RGB buffer of `len` bytes, reused from a previous chart if one
+/// is spare. White is set here as bytes (a `memset`), not by plotters'
+/// `fill`, which blends pixel by pixel (a tenth of a chart's time).
 struct Canvas(Vec<u8>);
 
 impl Canvas {
-    fn of_len(len: usize) -> Canvas {
+    fn white(len: usize) -> Canvas {
         let spare = SPARE_CANVASES.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut buf = spare.unwrap_or_default();
-        buf.resize(len, 0);
+        buf.clear();
+        buf.resize(len, 0xff);
         Canvas(buf)
     }
 }
@@ -79,14 +89,33 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> ChartError {
     ChartError::Draw(format!("{e:?}"))
 }
 
-/// Registers the bundled font once per process.
-fn font() -> Result<(), ChartError> {
+/// The bundled font: registered with plotters once per process (for the
+/// axis's numbers and caption), and as the face that draws the rest.
+fn font() -> Result<&'static Face, ChartError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
-    if ok {
-        Ok(())
-    } else {
-        Err(ChartError::Font)
+    match Face::get(FONT) {
+        Some(face) if ok => Ok(face),
+        _ => Err(ChartError::Font),
+    }
+}
+
+/// The title line, centred over the plot as plotters' caption was.
+fn title_line(title: &str) -> Line {
+    Line {
+        text: clip(title, 80),
+        size: TITLE_SIZE,
+        colour: [0, 0, 0],
+        x: (MARGIN + (WIDTH - 2 * MARGIN) / 2) as i32,
+        y: MARGIN_TOP as i32 + 5,
+        anchor: Anchor::CenterTop,
+    }
+}
+
+/// Draws the text lines once plotters is done with the buffer.
+fn draw_lines(face: &Face, canvas: &mut Canvas, lines: &[Line]) {
+    for line in lines {
+        face.draw(&mut canvas.0, WIDTH, line);
     }
 }
 
@@ -132,35 +161,40 @@ fn sides(content: &Content) -> (String, String) {
 /// A coloured square and its caption at `(x, y)`; returns the x after it.
 fn legend_item<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
-    x: i32,
-    y: i32,
+    face: &Face,
+    lines: &mut Vec<Line>,
+    (x, y): (i32, i32),
     colour: RGBColor,
     caption: &str,
 ) -> Result<i32, ChartError> {
     area.draw(&Rectangle::new([(x, y - 7), (x + 14, y + 7)], colour.filled()))
         .map_err(draw_err)?;
-    let style = TextStyle::from((FAMILY, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-    area.draw_text(caption, &style, (x + 20, y)).map_err(draw_err)?;
-    let (w, _) = area.estimate_text_size(caption, &style).map_err(draw_err)?;
-    Ok(x + 20 + w as i32 + 24)
+    lines.push(Line {
+        text: caption.to_string(),
+        size: 15,
+        colour: [0, 0, 0],
+        x: x + 20,
+        y,
+        anchor: Anchor::LeftCenter,
+    });
+    Ok(x + 20 + face.width(15, caption) + 24)
 }
 
 /// Private consultation: one diverging bar per answered option.
 /// `title`: the verdict line (see `labels.chart_private_title`).
 pub fn private(content: &Content, title: &str, rows: &[Contribution]) -> Result<Vec<u8>, ChartError> {
-    font()?;
+    let face = font()?;
     let l = labels(content);
     let n = rows.len().max(1);
     let height = CHROME + ROW_PRIVATE * n as u32;
-    let mut canvas = Canvas::of_len((WIDTH * height * 3) as usize);
+    let mut canvas = Canvas::white((WIDTH * height * 3) as usize);
+    let mut lines = vec![title_line(title)];
     {
         let root = BitMapBackend::with_buffer(&mut canvas.0, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
         let max = rows.iter().map(|r| r.points.abs()).fold(1.0_f64, f64::max) * 1.1;
         let mut chart = ChartBuilder::on(&root)
-            .caption(clip(title, 80), (FAMILY, 24))
-            .margin(16)
-            .margin_top(56)
+            .margin(MARGIN)
+            .margin_top(MARGIN_TOP + TITLE_HEIGHT)
             .x_label_area_size(44)
             .y_label_area_size(LABEL_AREA)
             .build_cartesian_2d(-max..max, 0.0..n as f64)
@@ -191,49 +225,56 @@ pub fn private(content: &Content, title: &str, rows: &[Contribution]) -> Result<
                 BLACK.stroke_width(1),
             )))
             .map_err(draw_err)?;
-        let label_style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         for (i, r) in rows.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(-max, (n - 1 - i) as f64 + 0.5));
-            root.draw_text(&clip(&r.label, 58), &label_style, (x - 8, y))
-                .map_err(draw_err)?;
+            lines.push(Line {
+                text: clip(&r.label, 58),
+                size: 13,
+                colour: [0, 0, 0],
+                x: x - 8,
+                y,
+                anchor: Anchor::RightCenter,
+            });
         }
         // Legend: which side is which framework.
         let y = 48;
         let x = legend_item(
             &root,
-            LABEL_AREA as i32 + 16,
-            y,
+            face,
+            &mut lines,
+            (LABEL_AREA as i32 + 16, y),
             colour_left,
             &fill(&l.chart_toward, &[("framework", &left)]),
         )?;
         legend_item(
             &root,
-            x,
-            y,
+            face,
+            &mut lines,
+            (x, y),
             colour_right,
             &fill(&l.chart_toward, &[("framework", &right)]),
         )?;
         root.present().map_err(draw_err)?;
     }
+    draw_lines(face, &mut canvas, &lines);
     encode_png(&canvas.0, WIDTH, height)
 }
 
 /// Team: one stacked bar per question, one segment per option with votes,
 /// coloured by the framework the option pushes toward.
 pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<Vec<u8>, ChartError> {
-    font()?;
+    let face = font()?;
     let l = labels(content);
     let n = splits.len().max(1);
     let height = CHROME + ROW_TEAM * n as u32;
-    let mut canvas = Canvas::of_len((WIDTH * height * 3) as usize);
+    let mut canvas = Canvas::white((WIDTH * height * 3) as usize);
+    let mut lines = vec![title_line(title)];
     {
         let root = BitMapBackend::with_buffer(&mut canvas.0, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err)?;
         let max = splits.iter().map(|s| s.voters).max().unwrap_or(1).max(1) as f64;
         let mut chart = ChartBuilder::on(&root)
-            .caption(clip(title, 80), (FAMILY, 24))
-            .margin(16)
-            .margin_top(56)
+            .margin(MARGIN)
+            .margin_top(MARGIN_TOP + TITLE_HEIGHT)
             .x_label_area_size(44)
             .y_label_area_size(LABEL_AREA)
             .build_cartesian_2d(0.0..max, 0.0..n as f64)
@@ -248,11 +289,6 @@ pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<
             .x_label_formatter(&|x| format!("{x:.0}"))
             .draw()
             .map_err(draw_err)?;
-        let label_style = TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
-        let inner_style = (FAMILY, 12)
-            .into_font()
-            .color(&WHITE)
-            .pos(Pos::new(HPos::Center, VPos::Center));
         for (i, s) in splits.iter().enumerate() {
             let y = (n - 1 - i) as f64;
             let mut x = 0.0;
@@ -275,10 +311,7 @@ pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<
                 let (px0, py) = chart.backend_coord(&(x, y + 0.5));
                 let (px1, _) = chart.backend_coord(&(x1, y + 0.5));
                 let inner = format!("{} {}", o.short, o.votes);
-                let fits = |text: &str| {
-                    root.estimate_text_size(text, &inner_style)
-                        .is_ok_and(|(w, _)| (w as i32) < px1 - px0 - 6)
-                };
+                let fits = |text: &str| face.width(12, text) < px1 - px0 - 6;
                 let shown = if fits(&inner) {
                     Some(inner)
                 } else if fits(&o.votes.to_string()) {
@@ -287,35 +320,50 @@ pub fn team(content: &Content, title: &str, splits: &[QuestionSplit]) -> Result<
                     None
                 };
                 if let Some(text) = shown {
-                    root.draw_text(&text, &inner_style, ((px0 + px1) / 2, py))
-                        .map_err(draw_err)?;
+                    lines.push(Line {
+                        text,
+                        size: 12,
+                        colour: [0xff, 0xff, 0xff],
+                        x: (px0 + px1) / 2,
+                        y: py,
+                        anchor: Anchor::CenterCenter,
+                    });
                 }
                 x = x1;
             }
             let (px, py) = chart.backend_coord(&(0.0, y + 0.5));
-            root.draw_text(&clip(&s.short_prompt, 58), &label_style, (px - 8, py))
-                .map_err(draw_err)?;
+            lines.push(Line {
+                text: clip(&s.short_prompt, 58),
+                size: 13,
+                colour: [0, 0, 0],
+                x: px - 8,
+                y: py,
+                anchor: Anchor::RightCenter,
+            });
         }
         let (left, right) = sides(content);
         let y = 48;
         let mut x = LABEL_AREA as i32 + 16;
         x = legend_item(
             &root,
-            x,
-            y,
+            face,
+            &mut lines,
+            (x, y),
             framework_colour(content, Some(FRAMEWORK_IDS[0])),
             &fill(&l.chart_toward, &[("framework", &right)]),
         )?;
         x = legend_item(
             &root,
-            x,
-            y,
+            face,
+            &mut lines,
+            (x, y),
             framework_colour(content, Some(FRAMEWORK_IDS[1])),
             &fill(&l.chart_toward, &[("framework", &left)]),
         )?;
-        legend_item(&root, x, y, rgb(NEUTRAL_COLOUR), &l.chart_neutral)?;
+        legend_item(&root, face, &mut lines, (x, y), rgb(NEUTRAL_COLOUR), &l.chart_neutral)?;
         root.present().map_err(draw_err)?;
     }
+    draw_lines(face, &mut canvas, &lines);
     encode_png(&canvas.0, WIDTH, height)
 }
 

@@ -10,6 +10,7 @@
 //! Depends on `domain` only.
 
 pub mod chart;
+mod glyphs;
 pub mod record;
 
 use crate::content::Content;
