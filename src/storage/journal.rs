@@ -23,10 +23,7 @@
 //! key_len: u32 | key | present: u8 | [value_len: u32 | value]`. A record
 //! that is torn (short) or fails its checksum ends the replay: what follows
 //! it was never acknowledged (see [`Journal::append`] for why the order
-//! holds). Files are created sparse and longer than their records (see
-//! `PREALLOCATED`); zeros to the end of a file are its unused space and end
-//! that file's records cleanly (a record always starts with a non-zero
-//! length).
+//! holds).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -35,14 +32,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 const PREFIX: &str = "fa-journal.";
-/// Each file is created this long, sparse: a write inside the file's length
-/// does not change its size, so the `fdatasync` after it need not write the
-/// inode too. Measured on this machine's ext4 (1,500-byte records, 400
-/// `pwrite` + `fdatasync` each, median): 0.19–0.21 ms appending, 0.14–0.15 ms
-/// inside a sparse file. Unwritten space reads as zeros, which recovery
-/// takes as the end of the file's records. Past this length appends still
-/// work, at the appending cost.
-const PREALLOCATED: u64 = 4 * 1024 * 1024;
 /// A single record larger than this is refused (and one on disk claiming
 /// more is treated as torn): no change of this store comes near it.
 const MAX_RECORD: u32 = 64 * 1024 * 1024;
@@ -216,9 +205,6 @@ pub fn decode_all(mut bytes: &[u8]) -> (Vec<Vec<Op>>, u64) {
                 records.push(ops);
                 bytes = &bytes[used..];
             }
-            // Zeros from here to the end are the file's unwritten space
-            // (see `PREALLOCATED`): the records ended cleanly.
-            None if bytes.iter().all(|&b| b == 0) => return (records, 0),
             None => return (records, bytes.len() as u64),
         }
     }
@@ -272,7 +258,6 @@ impl Journal {
             .create_new(true)
             .write(true)
             .open(dir.join(file_name(generation)))?;
-        file.set_len(PREALLOCATED)?;
         if power {
             // The new name must survive a power cut before any record in it
             // is acknowledged (and the removals before it).
@@ -387,40 +372,6 @@ mod tests {
         }
     }
 
-    /// Every file is created longer than its records: the zeros after the
-    /// last record end that file, not the whole replay, so the records of
-    /// the files after it are recovered too.
-    #[test]
-    fn the_unused_space_of_a_file_does_not_end_the_replay() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Journal::start(dir.path(), true, &Recovered::default()).unwrap();
-        j.append(&[op(0, "a", Some("1"))]).unwrap();
-        let old = j.rotate().unwrap().expect("a file with a record");
-        assert!(std::fs::metadata(&old).unwrap().len() >= PREALLOCATED);
-        j.append(&[op(0, "a", Some("2"))]).unwrap();
-        j.sync().unwrap();
-        let r = recover(dir.path()).unwrap();
-        assert_eq!(
-            r.records,
-            vec![vec![op(0, "a", Some("1"))], vec![op(0, "a", Some("2"))]]
-        );
-        assert_eq!(r.discarded_bytes, 0);
-    }
-
-    /// A tear inside the records is still a tear when zeros follow it.
-    #[test]
-    fn a_torn_record_before_the_unused_space_ends_the_replay() {
-        let mut bytes = encode(&[op(0, "a", Some("1"))]);
-        let mut torn = encode(&[op(0, "b", Some("2"))]);
-        let last = torn.len() - 1;
-        torn[last] ^= 0xff;
-        bytes.extend_from_slice(&torn);
-        bytes.extend_from_slice(&[0; 64]);
-        let (records, discarded) = decode_all(&bytes);
-        assert_eq!(records, vec![vec![op(0, "a", Some("1"))]]);
-        assert_eq!(discarded, (torn.len() + 64) as u64);
-    }
-
     #[test]
     fn appended_records_are_recovered_in_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -447,10 +398,8 @@ mod tests {
         j.append(&[op(0, "b", Some("2"))]).unwrap();
         let path = dir.path().join(file_name(1));
         let full = std::fs::read(&path).unwrap();
-        // Cut the second record short (the file's unused space after it
-        // goes too), then add a newer file.
-        let used = j.len() as usize;
-        std::fs::write(&path, &full[..used - 3]).unwrap();
+        // Cut the second record in half, then add a newer file.
+        std::fs::write(&path, &full[..full.len() - 3]).unwrap();
         std::fs::write(dir.path().join(file_name(2)), encode(&[op(0, "c", Some("3"))])).unwrap();
         let r = recover(dir.path()).unwrap();
         assert_eq!(r.records, vec![vec![op(0, "a", Some("1"))]]);
