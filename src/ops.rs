@@ -154,11 +154,14 @@ pub fn probe(addr: &str, timeout: Duration) -> Result<(), String> {
     let mut stream = TcpStream::connect_timeout(&target, timeout).map_err(|e| format!("{addr}: {e}"))?;
     stream.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
     stream.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    write!(
-        stream,
-        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
+    // One write: `write!` on the stream would send the request in pieces, and
+    // a server that answers on its first read and closes (as a failing one
+    // may) then breaks the pipe under a later piece (seen in CI: "Broken
+    // pipe" instead of the server's status).
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("{addr}: {e}"))?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head).map_err(|e| format!("{addr}: {e}"))?;
     let status_line = String::from_utf8_lossy(&head[..n]);

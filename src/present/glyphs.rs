@@ -59,8 +59,9 @@ pub struct Line {
 }
 
 impl Face {
-    /// The face of `font_bytes`, loaded once per process; `None` if they
-    /// are not a font.
+    /// The face of `font_bytes`, loaded once per process (the charts have
+    /// one font: later calls get the first call's face, whatever bytes they
+    /// pass); `None` if they are not a font.
     pub fn get(font_bytes: &'static [u8]) -> Option<&'static Face> {
         static FACE: OnceLock<Option<Face>> = OnceLock::new();
         FACE.get_or_init(|| {
