@@ -90,7 +90,8 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> ChartError {
 }
 
 /// The bundled font: registered with plotters once per process (for the
-/// axis's numbers and caption), and as the face that draws the rest.
+/// axis: its numbers and its description), and as the face that draws the
+/// rest of the text.
 fn font() -> Result<&'static Face, ChartError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok());

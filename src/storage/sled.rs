@@ -763,6 +763,31 @@ mod tests {
         Session::start(&sample(), id.into(), owner.into(), PRIVATE_SCOPE.into(), 0)
     }
 
+    /// A store in `dir` whose syncs skip the `fdatasync` (tests that commit
+    /// thousands of changes).
+    fn process_store(dir: &Path) -> SledStore {
+        SledStore::open_with(
+            dir,
+            SledOptions {
+                durability: Durability::Process,
+                ..SledOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    /// The sum of a sharded counter's shards.
+    fn counter_total(store: &SledStore, name: &str) -> i64 {
+        store
+            .backend()
+            .counters()
+            .unwrap()
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .sum()
+    }
+
     #[test]
     fn second_open_of_same_directory_fails_with_path() {
         let dir = tempfile::tempdir().unwrap();
@@ -862,14 +887,7 @@ mod tests {
     #[test]
     fn a_commit_is_in_the_journal_before_any_flush() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SledStore::open_with(
-            dir.path(),
-            SledOptions {
-                durability: Durability::Process,
-                ..SledOptions::default()
-            },
-        )
-        .unwrap();
+        let store = process_store(dir.path());
         store.start(new_session("a", "u")).unwrap();
         // The checkpoint thread rotates under the writer lock: holding it
         // keeps the record where it was written while the journal is read.
@@ -890,16 +908,7 @@ mod tests {
     fn readers_never_see_half_a_change() {
         use crate::storage::rules::CounterDelta;
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SledStore::open_with(
-                dir.path(),
-                SledOptions {
-                    durability: Durability::Process,
-                    ..SledOptions::default()
-                },
-            )
-            .unwrap(),
-        );
+        let store = Arc::new(process_store(dir.path()));
         // Each change moves one unit from `b` to `a`: a + b is 0 in every
         // committed state, across many shards so the scan is long.
         let moves = |shard: u8| WriteSet {
@@ -932,9 +941,7 @@ mod tests {
             scans += 1;
         }
         writer.join().unwrap();
-        let counters = store.backend().counters().unwrap();
-        let a: i64 = counters.iter().filter(|(n, _)| n == "a").map(|(_, v)| v).sum();
-        assert_eq!(a, 3000);
+        assert_eq!(counter_total(&store, "a"), 3000);
     }
 
     #[test]
@@ -996,16 +1003,7 @@ mod tests {
     fn reads_and_writes_during_reopens_wait_and_succeed() {
         use crate::storage::rules::CounterDelta;
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SledStore::open_with(
-                dir.path(),
-                SledOptions {
-                    durability: Durability::Process,
-                    ..SledOptions::default()
-                },
-            )
-            .unwrap(),
-        );
+        let store = Arc::new(process_store(dir.path()));
         store.start(new_session("a", "u")).unwrap();
         let bump = WriteSet {
             counters: vec![CounterDelta {
@@ -1039,15 +1037,7 @@ mod tests {
         writer.join().unwrap();
         reader.join().unwrap();
         assert!(reopens > 0);
-        let n: i64 = store
-            .backend()
-            .counters()
-            .unwrap()
-            .iter()
-            .filter(|(name, _)| name == "n")
-            .map(|(_, v)| v)
-            .sum();
-        assert_eq!(n, 2000);
+        assert_eq!(counter_total(&store, "n"), 2000);
     }
 
     /// If a reopen failed, sled is missing: every operation says so (no
