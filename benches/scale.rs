@@ -16,6 +16,10 @@
 //! and steps while another thread sweeps the expired 10 %.
 //! Disk bytes per consultation are the store's allocated blocks over N.
 //!
+//! `SCALE_DIR=DIR` puts the stores under DIR (default: the temp directory);
+//! `SCALE_KEEP=DIR` keeps a copy of each killed store there, to try reopens
+//! by hand with `scale --child-measure <copy>`.
+//!
 //! Then, in this process, the same durable step on sled and on a throwaway
 //! PostgreSQL server (tests/support/pg.rs), 1,000 sessions each, and the
 //! optimistic-transaction retries with 50 steps in flight on each backend.

@@ -629,17 +629,17 @@ pub fn chart_attachment(content: &Content, view: &ConsultView) -> Option<(Create
     let l = present::labels(content);
     let started = std::time::Instant::now();
     match present::chart::of_result(content, &view.session, rec, view.unity.as_ref()) {
-        Ok(png) => Some({
+        Ok(png) => {
             tracing::debug!(
                 draw_ms = started.elapsed().as_secs_f64() * 1000.0,
                 bytes = png.len(),
                 "result chart drawn"
             );
-            (
+            Some((
                 CreateAttachment::bytes(png, l.chart_filename.clone()),
                 format!("attachment://{}", l.chart_filename),
-            )
-        }),
+            ))
+        }
         Err(e) => {
             tracing::error!(error = %e, session = %view.session.id, "drawing the result chart failed");
             None

@@ -12,7 +12,7 @@
 //! mean what they meant when plotters drew the same text.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont};
 
@@ -31,7 +31,7 @@ const MAX_CACHED: usize = 4096;
 
 /// Rasterised glyphs by (character, size in pixels); `None` for a
 /// character without an outline (a space).
-type Glyphs = HashMap<(char, u32), Option<Arc<Glyph>>>;
+type Glyphs = HashMap<(char, u32), Option<Glyph>>;
 
 pub struct Face {
     font: FontRef<'static>,
@@ -73,61 +73,66 @@ impl Face {
         .as_ref()
     }
 
-    fn ids<'a>(&'a self, size: u32, text: &'a str) -> impl Iterator<Item = (char, GlyphId)> + 'a {
+    /// Where each character's pen position falls on the line (kerning
+    /// included), and the line's advance width: one pass serves both the
+    /// anchor and the drawing.
+    fn layout(&self, size: u32, text: &str) -> (Vec<(char, f32)>, i32) {
         let scaled = self.font.as_scaled(PxScale::from(size as f32));
-        text.chars().map(move |c| (c, scaled.glyph_id(c)))
+        let mut placed = Vec::with_capacity(text.len());
+        let mut pen = 0f32;
+        let mut prev: Option<GlyphId> = None;
+        for c in text.chars() {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = prev {
+                pen += scaled.kern(p, id);
+            }
+            placed.push((c, pen));
+            pen += scaled.h_advance(id);
+            prev = Some(id);
+        }
+        (placed, pen as i32)
     }
 
     /// The advance width of `text` at `size` pixels, kerning included.
     pub fn width(&self, size: u32, text: &str) -> i32 {
-        let scaled = self.font.as_scaled(PxScale::from(size as f32));
-        let mut x = 0f32;
-        let mut prev: Option<GlyphId> = None;
-        for (_, id) in self.ids(size, text) {
-            if let Some(p) = prev {
-                x += scaled.kern(p, id);
-            }
-            x += scaled.h_advance(id);
-            prev = Some(id);
-        }
-        x as i32
+        self.layout(size, text).1
     }
 
-    fn glyph(&self, c: char, size: u32) -> Option<Arc<Glyph>> {
-        let mut glyphs = self.glyphs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(g) = glyphs.get(&(c, size)) {
-            return g.clone();
+    /// The glyph of `c` at `size` from `cache`, rasterised on first use.
+    fn glyph<'a>(&self, cache: &'a mut Glyphs, c: char, size: u32) -> Option<&'a Glyph> {
+        if cache.len() >= MAX_CACHED && !cache.contains_key(&(c, size)) {
+            cache.clear();
         }
-        let scaled = self.font.as_scaled(PxScale::from(size as f32));
-        let rasterised = self.font.outline_glyph(scaled.scaled_glyph(c)).map(|outlined| {
-            let bounds = outlined.px_bounds();
-            let width = bounds.width() as usize;
-            let height = bounds.height() as usize;
-            let mut coverage = vec![0u8; width * height];
-            outlined.draw(|x, y, c| {
-                if let Some(px) = coverage.get_mut(y as usize * width + x as usize) {
-                    *px = (c.clamp(0.0, 1.0) * 255.0).round() as u8;
-                }
-            });
-            Arc::new(Glyph {
-                left: bounds.min.x as i32,
-                top: bounds.min.y as i32,
-                width,
-                coverage,
+        cache
+            .entry((c, size))
+            .or_insert_with(|| {
+                let scaled = self.font.as_scaled(PxScale::from(size as f32));
+                self.font.outline_glyph(scaled.scaled_glyph(c)).map(|outlined| {
+                    let bounds = outlined.px_bounds();
+                    let width = bounds.width() as usize;
+                    let height = bounds.height() as usize;
+                    let mut coverage = vec![0u8; width * height];
+                    outlined.draw(|x, y, c| {
+                        if let Some(px) = coverage.get_mut(y as usize * width + x as usize) {
+                            *px = (c.clamp(0.0, 1.0) * 255.0).round() as u8;
+                        }
+                    });
+                    Glyph {
+                        left: bounds.min.x as i32,
+                        top: bounds.min.y as i32,
+                        width,
+                        coverage,
+                    }
+                })
             })
-        });
-        if glyphs.len() >= MAX_CACHED {
-            glyphs.clear();
-        }
-        glyphs.insert((c, size), rasterised.clone());
-        rasterised
+            .as_ref()
     }
 
     /// Blends `line` into `rgb`, a `width` pixels wide RGB buffer; whatever
     /// falls outside it is clipped.
     pub fn draw(&self, rgb: &mut [u8], width: u32, line: &Line) {
         let size = line.size;
-        let box_width = self.width(size, &line.text);
+        let (placed, box_width) = self.layout(size, &line.text);
         let box_height = (f64::from(size) / 1.24) as i32;
         let left = match line.anchor {
             Anchor::LeftCenter => line.x,
@@ -139,17 +144,12 @@ impl Face {
             _ => line.y.saturating_sub(box_height / 2),
         };
         let baseline = top.saturating_add((size / 2) as i32);
-        let scaled = self.font.as_scaled(PxScale::from(size as f32));
         let width = width as i32;
         let height = (rgb.len() / 3) as i32 / width.max(1);
-        let mut pen = 0f32;
-        let mut prev: Option<GlyphId> = None;
-        for (c, id) in self.ids(size, &line.text) {
-            if let Some(p) = prev {
-                pen += scaled.kern(p, id);
-            }
-            prev = Some(id);
-            if let Some(g) = self.glyph(c, size) {
+        // One lock per line, not per glyph.
+        let mut cache = self.glyphs.lock().unwrap_or_else(PoisonError::into_inner);
+        for (c, pen) in placed {
+            if let Some(g) = self.glyph(&mut cache, c, size) {
                 let x0 = left.saturating_add(pen as i32).saturating_add(g.left);
                 let y0 = baseline.saturating_add(g.top);
                 for (row, cov_row) in g.coverage.chunks(g.width.max(1)).enumerate() {
@@ -169,7 +169,6 @@ impl Face {
                     }
                 }
             }
-            pen += scaled.h_advance(id);
         }
     }
 }

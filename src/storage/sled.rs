@@ -115,9 +115,9 @@ const LAYOUT_KEY: &str = "storage:layout";
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// A journal this large is checkpointed at once, whatever the clock says, so
 /// a burst never leaves much to replay on the next open. Replaying is slow
-/// per record in a large store (each key's leaf is read from sled's log):
-/// at a million consultations, the 5,348 records an 8 MiB bound left took
-/// 600 ms of a 1.1 s open. 1 MiB is about 500 clicks.
+/// per record in a large store: at a million consultations, the 5,348
+/// records an 8 MiB bound left took about 600 ms of a 1.1 s open
+/// (BENCHMARKS.md). 1 MiB is roughly 500 clicks of about 2 KB.
 const CHECKPOINT_BYTES: u64 = 1024 * 1024;
 
 /// sled replays its whole log since its last recovery snapshot when it
