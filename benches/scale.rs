@@ -428,10 +428,10 @@ fn phase(n: u64, owners: u64) -> (String, u64) {
     if let Some(keep) = std::env::var_os("SCALE_KEEP") {
         let keep = PathBuf::from(keep).join(format!("n{n}"));
         let status = Command::new("cp").arg("-a").arg(&data).arg(&keep).status();
-        // The copy's 2 GB sit dirty in the page cache, and sled's first
-        // fsync in the measuring child would wait for them too: a fresh
-        // unsynced copy opened in 3.3 s here, the same copy after `sync`
-        // in 0.7 s (BENCHMARKS.md).
+        // The copy's 2 GB sit dirty in the page cache, and the measuring
+        // child's open would wait for their writeback: a fresh unsynced
+        // copy opened in 3.3 s here, the same copy after `sync` in 0.7 s
+        // (BENCHMARKS.md).
         let _ = Command::new("sync").status();
         eprintln!(
             "scale: kept a copy of the killed store in {} ({status:?})",
