@@ -323,10 +323,9 @@ fn child_measure(dir: &Path) {
     store_logs();
     let q = questionnaire();
     let mut options = SledOptions::default();
-    if let Some(mib) = std::env::var("SCALE_CACHE_MIB")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
+    if let Ok(mib) = std::env::var("SCALE_CACHE_MIB") {
+        // A typo must not quietly measure the default instead.
+        let mib: u64 = mib.parse().expect("SCALE_CACHE_MIB: a whole number of MiB");
         options.cache_capacity = mib * 1024 * 1024;
     }
     let t = Instant::now();
