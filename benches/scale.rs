@@ -22,7 +22,8 @@
 //! the open waits for the copy's writeback. `SCALE_CACHE_MIB=M` gives
 //! the measuring child a sled cache of M MiB instead of the default (for
 //! trying sizes against the RSS and step figures; the summary's figures are
-//! the default's only without it).
+//! the default's only without it). `SCALE_DURABILITY=process|power` does
+//! the same for `[storage] durability`.
 //!
 //! Then, in this process, the same durable step on sled and on a throwaway
 //! PostgreSQL server (tests/support/pg.rs), 1,000 sessions each, and the
@@ -52,7 +53,9 @@ use framework_advisor::content::Content;
 use framework_advisor::domain::questionnaire::Questionnaire;
 use framework_advisor::domain::session::{Command as Cmd, Session, Status, PRIVATE_SCOPE};
 use framework_advisor::storage::rules;
-use framework_advisor::storage::{Backend, PgOptions, PgStore, SessionStore, SledOptions, SledStore, Store};
+use framework_advisor::storage::{
+    Backend, Durability, PgOptions, PgStore, SessionStore, SledOptions, SledStore, Store,
+};
 
 const NOW: i64 = 1_800_000_000;
 const TTL: i64 = 30 * 24 * 3600;
@@ -327,6 +330,13 @@ fn child_measure(dir: &Path) {
         // A typo must not quietly measure the default instead.
         let mib: u64 = mib.parse().expect("SCALE_CACHE_MIB: a whole number of MiB");
         options.cache_capacity = mib * 1024 * 1024;
+    }
+    if let Ok(durability) = std::env::var("SCALE_DURABILITY") {
+        options.durability = match durability.as_str() {
+            "process" => Durability::Process,
+            "power" => Durability::Power,
+            other => panic!("SCALE_DURABILITY: process or power, not {other:?}"),
+        };
     }
     let t = Instant::now();
     let store = SledStore::open_with(dir, options).expect("reopen after kill -9");
